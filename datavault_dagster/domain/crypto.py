@@ -1,0 +1,215 @@
+"""Envelope encryption with AES-256-GCM: a keyring of master keys wraps a fresh data key per envelope.
+
+Shaped like cryptography's Fernet/MultiFernet: the primary key seals, any listed key opens, every
+failure to open is one opaque `InvalidToken`, and randomness is injectable for known-answer tests.
+
+Envelope layout (version 1)::
+
+    0x01 | len(key_id) (1 byte) | key_id (ascii) | wrap_nonce (12) | wrapped data key (32 + 16 tag)
+         | nonce (12) | ciphertext + tag (16)
+
+The data key is wrapped under the master key with associated data ``b"datavault/dek|" + key_id``;
+the payload is sealed under the data key with associated data ``domain | record_id | key_id``, so an
+envelope moved to another record, domain or key id fails to open.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import secrets
+import struct
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from .errors import InvalidToken, KeyringError
+
+VERSION = 1
+KEY_BYTES = 32
+NONCE_BYTES = 12
+TAG_BYTES = 16
+_WRAPPED_BYTES = KEY_BYTES + TAG_BYTES
+
+
+def associated_data(domain: str, record_id: str, key_id: str) -> bytes:
+    """The bytes an envelope is bound to: domain, record id and master key id."""
+    return "|".join((domain, record_id, key_id)).encode()
+
+
+def _dek_aad(key_id: str) -> bytes:
+    return b"datavault/dek|" + key_id.encode()
+
+
+def key_id_of(envelope: bytes) -> str:
+    """The master key id an envelope was sealed under (readable without any key)."""
+    try:
+        if envelope[0] != VERSION:
+            raise InvalidToken
+        n = envelope[1]
+        return envelope[2 : 2 + n].decode("ascii")
+    except (IndexError, UnicodeDecodeError) as exc:
+        raise InvalidToken from exc
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """Master keys by id; `primary` seals, every listed key opens."""
+
+    keys: Mapping[str, bytes]
+    primary: str
+    pseudonym_key: bytes
+    random_bytes: Callable[[int], bytes] = field(default=os.urandom, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.primary not in self.keys:
+            raise KeyringError(f"primary key id {self.primary!r} is not in the keyring")
+        for key_id, key in self.keys.items():
+            if not key_id or len(key_id) > 255 or not key_id.isascii() or "," in key_id or ":" in key_id:
+                raise KeyringError(f"key id {key_id!r} must be 1-255 ascii characters without ',' or ':'")
+            if len(key) != KEY_BYTES:
+                raise KeyringError(f"key {key_id!r} must be {KEY_BYTES} bytes, got {len(key)}")
+        if len(self.pseudonym_key) < 16:
+            raise KeyringError("pseudonym key must be at least 16 bytes")
+
+    def __repr__(self) -> str:  # never print key material
+        return f"Keyring(primary={self.primary!r}, key_ids={sorted(self.keys)!r})"
+
+    @property
+    def key_ids(self) -> list[str]:
+        """Ids of every key that can open an envelope, primary first."""
+        return [self.primary] + sorted(k for k in self.keys if k != self.primary)
+
+    def seal(self, plaintext: bytes, *, domain: str, record_id: str) -> bytes:
+        """Encrypt under a fresh data key wrapped by the primary master key."""
+        key_id = self.primary
+        dek = self.random_bytes(KEY_BYTES)
+        wrap_nonce = self.random_bytes(NONCE_BYTES)
+        nonce = self.random_bytes(NONCE_BYTES)
+        wrapped = AESGCM(self.keys[key_id]).encrypt(wrap_nonce, dek, _dek_aad(key_id))
+        body = AESGCM(dek).encrypt(nonce, plaintext, associated_data(domain, record_id, key_id))
+        kid = key_id.encode("ascii")
+        return b"".join((struct.pack("BB", VERSION, len(kid)), kid, wrap_nonce, wrapped, nonce, body))
+
+    def open(self, envelope: bytes, *, domain: str, record_id: str) -> bytes:
+        """Decrypt an envelope sealed by any key in the ring; any failure is `InvalidToken`."""
+        key_id = key_id_of(envelope)
+        key = self.keys.get(key_id)
+        if key is None:
+            raise InvalidToken
+        pos = 2 + len(key_id)
+        wrap_nonce = envelope[pos : pos + NONCE_BYTES]
+        wrapped = envelope[pos + NONCE_BYTES : pos + NONCE_BYTES + _WRAPPED_BYTES]
+        pos += NONCE_BYTES + _WRAPPED_BYTES
+        nonce = envelope[pos : pos + NONCE_BYTES]
+        body = envelope[pos + NONCE_BYTES :]
+        if len(nonce) != NONCE_BYTES or len(body) < TAG_BYTES:
+            raise InvalidToken
+        try:
+            dek = AESGCM(key).decrypt(wrap_nonce, wrapped, _dek_aad(key_id))
+            return AESGCM(dek).decrypt(nonce, body, associated_data(domain, record_id, key_id))
+        except (InvalidTag, ValueError) as exc:
+            raise InvalidToken from exc
+
+    def rotate(self, envelope: bytes, *, domain: str, record_id: str) -> bytes:
+        """Re-seal an envelope under the primary key (no-op copy if it already is)."""
+        if key_id_of(envelope) == self.primary:
+            return envelope
+        return self.seal(self.open(envelope, domain=domain, record_id=record_id), domain=domain, record_id=record_id)
+
+    # --- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def generate(cls, key_id: str = "k1") -> Keyring:
+        """A new keyring with one random master key and a random pseudonym key."""
+        return cls(keys={key_id: AESGCM.generate_key(bit_length=256)}, primary=key_id,
+                   pseudonym_key=secrets.token_bytes(32))
+
+    @classmethod
+    def from_strings(cls, master_keys: str, pseudonym_key: str) -> Keyring:
+        """Parse `DATAVAULT_MASTER_KEYS` ("id:base64,id:base64", first is primary) and a base64 pseudonym key."""
+        pairs = [p.strip() for p in master_keys.split(",") if p.strip()]
+        if not pairs:
+            raise KeyringError("DATAVAULT_MASTER_KEYS is empty")
+        keys: dict[str, bytes] = {}
+        for pair in pairs:
+            key_id, sep, b64 = pair.partition(":")
+            if not sep:
+                raise KeyringError(f"DATAVAULT_MASTER_KEYS entry for {key_id[:20]!r}... is not 'id:base64key'")
+            keys[key_id] = _b64(b64, f"master key {key_id!r}")
+        primary = pairs[0].partition(":")[0]
+        return cls(keys=keys, primary=primary, pseudonym_key=_b64(pseudonym_key, "pseudonym key"))
+
+    def to_json(self) -> str:
+        """Serialize for the 0600 keyring file."""
+        return json.dumps({
+            "version": 1,
+            "primary": self.primary,
+            "master_keys": {k: base64.b64encode(v).decode() for k, v in self.keys.items()},
+            "pseudonym_key": base64.b64encode(self.pseudonym_key).decode(),
+        }, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> Keyring:
+        """Parse a keyring file."""
+        try:
+            data = json.loads(text)
+            keys = {k: _b64(v, f"master key {k!r}") for k, v in data["master_keys"].items()}
+            return cls(keys=keys, primary=data["primary"], pseudonym_key=_b64(data["pseudonym_key"], "pseudonym key"))
+        except (KeyError, TypeError, json.JSONDecodeError) as exc:
+            raise KeyringError(f"keyring file is malformed ({type(exc).__name__})") from exc
+
+    def with_new_primary(self, key_id: str | None = None) -> Keyring:
+        """A keyring that keeps every key and adds a new random primary."""
+        key_id = key_id or _next_key_id(self.keys)
+        if key_id in self.keys:
+            raise KeyringError(f"key id {key_id!r} already exists")
+        keys = {key_id: AESGCM.generate_key(bit_length=256), **self.keys}
+        return Keyring(keys=keys, primary=key_id, pseudonym_key=self.pseudonym_key)
+
+    def without(self, key_ids: Iterable[str]) -> Keyring:
+        """A keyring with retired keys dropped (the primary cannot be dropped)."""
+        drop = set(key_ids)
+        if self.primary in drop:
+            raise KeyringError("cannot retire the primary key")
+        return Keyring(keys={k: v for k, v in self.keys.items() if k not in drop}, primary=self.primary,
+                       pseudonym_key=self.pseudonym_key)
+
+
+def load_or_create_keyring(path: Path) -> Keyring:
+    """Read the keyring file, creating it with 0600 permissions if absent."""
+    if path.exists():
+        return Keyring.from_json(path.read_text())
+    ring = Keyring.generate()
+    save_keyring(ring, path)
+    return ring
+
+
+def save_keyring(ring: Keyring, path: Path) -> None:
+    """Write the keyring atomically with 0600 permissions."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(ring.to_json())
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def _next_key_id(keys: Mapping[str, bytes]) -> str:
+    n = len(keys) + 1
+    while f"k{n}" in keys:
+        n += 1
+    return f"k{n}"
+
+
+def _b64(value: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise KeyringError(f"{what} is not valid base64") from exc
