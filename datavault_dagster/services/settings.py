@@ -1,0 +1,72 @@
+"""Configuration from the environment: which servers, where the data lives, which model."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..domain.errors import ConfigError
+
+DEFAULT_LLM_MODEL = "local/qwen2.5-1.5b-instruct"
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer") from exc
+    if value < 1:
+        raise ConfigError(f"{name} must be >= 1")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob DataVault reads from the environment (see README, 'Configuration')."""
+
+    home: Path
+    redis_url: str | None
+    postgres_url: str | None
+    lancedb_uri: str
+    llm_model: str
+    batch_size: int
+    top_k: int
+    master_keys: str | None
+    pseudonym_key: str | None
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read the DATAVAULT_* variables; unset servers mean the embedded default."""
+        home = Path(os.environ.get("DATAVAULT_HOME") or ".datavault").expanduser().resolve()
+        master = os.environ.get("DATAVAULT_MASTER_KEYS") or None
+        pseudo = os.environ.get("DATAVAULT_PSEUDONYM_KEY") or None
+        if bool(master) != bool(pseudo):
+            raise ConfigError("set both DATAVAULT_MASTER_KEYS and DATAVAULT_PSEUDONYM_KEY, or neither")
+        return cls(
+            home=home,
+            redis_url=os.environ.get("DATAVAULT_REDIS_URL") or None,
+            postgres_url=os.environ.get("DATAVAULT_POSTGRES_URL") or None,
+            lancedb_uri=os.environ.get("DATAVAULT_LANCEDB_URI") or str(home / "lancedb"),
+            llm_model=os.environ.get("DATAVAULT_LLM_MODEL") or DEFAULT_LLM_MODEL,
+            batch_size=_int("DATAVAULT_BATCH_SIZE", 500),
+            top_k=_int("DATAVAULT_TOP_K", 4),
+            master_keys=master,
+            pseudonym_key=pseudo,
+        )
+
+    @property
+    def keyring_path(self) -> Path:
+        """The embedded default's keyring file (0600)."""
+        return self.home / "keyring.json"
+
+
+def offline_environment() -> None:
+    """Make the model libraries stay offline (set before importing them)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
