@@ -251,6 +251,10 @@ class Anonymizer:
             return self._finance(record)
         raise ValueError(f"no anonymizer for domain {record.domain!r}")
 
+    def known_pii(self, record: RawRecord) -> KnownPII:
+        """The raw identifiers of a record's subject (what must never leave the vault in plaintext)."""
+        return self.anonymize_record(record).known
+
     def _known(self, person: dict[str, Any], extra: dict[str, str]) -> KnownPII:
         full = f"{person['first_name']} {person['last_name']}"
         addr = person.get("address", {})
@@ -260,6 +264,7 @@ class Anonymizer:
             person["email"]: "[EMAIL]",
             person["dob"]: "[DOB]",
             addr.get("street", ""): "[ADDRESS]",
+            addr.get("city", ""): "[CITY]",
             **extra,
         }
         return KnownPII(names=[full], values={k: v for k, v in values.items() if k})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 _ID = re.compile(r"^(\d+)-(\d+)$")
@@ -74,3 +74,25 @@ def last_planned_id(domain: str, partition_keys: Sequence[str]) -> str | None:
         if rng.domain == domain:
             ends.append(rng.end)
     return max_stream_id(*ends)
+
+
+def plan_tick(
+    domains: Sequence[str],
+    cursor: dict[str, str],
+    existing_keys: Sequence[str],
+    fetch_ids: Callable[[str, str | None, int], list[str]],
+    batch_size: int,
+    max_batches: int,
+) -> tuple[list[StreamRange], dict[str, str]]:
+    """One sensor tick: new ranges per domain after max(cursor, highest planned partition), and the new cursor."""
+    ranges: list[StreamRange] = []
+    new_cursor = dict(cursor)
+    for domain in domains:
+        after = max_stream_id(cursor.get(domain), last_planned_id(domain, existing_keys))
+        ids = fetch_ids(domain, after, batch_size * max_batches)
+        ranges += plan_batches(domain, ids, batch_size)
+        if ids:
+            new_cursor[domain] = ids[-1]
+        elif after:
+            new_cursor[domain] = after
+    return ranges, new_cursor

@@ -1,0 +1,84 @@
+"""The assets: raw Redis streams (external), encrypted records in PostgreSQL, vectors in LanceDB."""
+
+import dagster as dg
+
+from ..domain.batches import StreamRange
+from ..domain.records import DOMAINS
+from ..pipeline import count_by, embed_partition, seal_partition
+from .partitions import stream_batches
+from .resources import EmbedderResource, KeyringResource, LanceDBResource, RedisResource, VaultResource
+
+raw_streams = [
+    dg.AssetSpec(
+        key=dg.AssetKey(["raw", f"{domain}_stream"]),
+        description=f"Redis stream datavault:raw:{domain}: records with PII, written by producers (XADD).",
+        group_name="raw",
+        kinds={"redis"},
+    )
+    for domain in DOMAINS
+]
+
+
+@dg.asset(
+    key=dg.AssetKey(["vault", "encrypted_records"]),
+    deps=raw_streams,
+    partitions_def=stream_batches,
+    group_name="vault",
+    kinds={"postgres"},
+    description="Anonymized records sealed with AES-256-GCM envelopes in datavault.records; bad input to dead letters.",
+)
+def encrypted_records(
+    context: dg.AssetExecutionContext, redis: RedisResource, vault: VaultResource, keys: KeyringResource
+) -> dg.MaterializeResult:
+    """Read the partition's stream range, validate, anonymize, seal and upsert it."""
+    rng = StreamRange.from_partition_key(context.partition_key)
+    keyring = keys.keyring()
+    report = seal_partition(rng, redis.streams(), vault.vault(), keyring, keys.anonymizer())
+    context.log.info(
+        f"partition {rng.partition_key}: {report.entries_read} entries, {report.sealed} sealed, "
+        f"{len(report.rejected)} dead letters"
+    )
+    return dg.MaterializeResult(metadata={
+        "domain": rng.domain,
+        "entries_read": report.entries_read,
+        "records_sealed": report.sealed,
+        "rows_inserted": report.counts.inserted,
+        "rows_updated": report.counts.updated,
+        "rows_unchanged": report.counts.unchanged,
+        "dead_letters": len(report.rejected),
+        "dead_letters_by_reason": count_by(report.rejected),
+        "key_id": report.key_id,
+        "records_per_key_id": vault.vault().key_id_counts(rng.partition_key),
+        "duration_s": round(report.seconds, 3),
+        "records_per_s": round(report.entries_read / report.seconds, 1) if report.seconds else 0.0,
+    })
+
+
+@dg.asset(
+    key=dg.AssetKey(["vectors", "record_embeddings"]),
+    deps=[encrypted_records],
+    partitions_def=stream_batches,
+    group_name="vectors",
+    kinds={"lancedb"},
+    description="all-MiniLM-L6-v2 vectors of the anonymized records in LanceDB (ids and vectors only, no text).",
+)
+def record_embeddings(
+    context: dg.AssetExecutionContext,
+    vault: VaultResource,
+    keys: KeyringResource,
+    embedder: EmbedderResource,
+    lancedb: LanceDBResource,
+) -> dg.MaterializeResult:
+    """Open the partition's records from the vault, embed them and merge-insert the vectors."""
+    report = embed_partition(context.partition_key, vault.vault(), keys.keyring(), embedder.embedder(),
+                             lancedb.store())
+    context.log.info(f"partition {context.partition_key}: {report.records} records, {report.chunks} vectors")
+    return dg.MaterializeResult(metadata={
+        "records_embedded": report.records,
+        "vectors_written": report.chunks,
+        "held_back_by_leak_guard": len(report.blocked),
+        "unreadable_envelopes": len(report.unreadable),
+        "model": embedder.embedder().name,
+        "duration_s": round(report.seconds, 3),
+        "records_per_s": round(report.records / report.seconds, 1) if report.seconds else 0.0,
+    })

@@ -1,0 +1,133 @@
+"""Asset checks: data tests at every hop. The privacy checks are blocking."""
+
+import json
+
+import dagster as dg
+
+from ..domain.anonymize import find_leaks
+from ..domain.batches import StreamRange
+from ..domain.errors import InvalidToken
+from ..pipeline import find_known_values, known_pii_of_range, open_record
+from .assets import encrypted_records, record_embeddings
+from .partitions import stream_batches
+from .resources import KeyringResource, LanceDBResource, RedisResource, VaultResource
+
+MAX_DEAD_LETTER_FRACTION = 0.10
+
+
+def _range_pii(context: dg.AssetCheckExecutionContext, redis: RedisResource, keys: KeyringResource) -> list[str]:
+    rng = StreamRange.from_partition_key(context.partition_key)
+    return known_pii_of_range(rng, redis.streams(), keys.keyring(), keys.anonymizer())
+
+
+@dg.asset_check(asset=encrypted_records, blocking=True, partitions_def=stream_batches,
+                description="No raw identifier of the partition's input appears in any vault column or sealed record.")
+def vault_has_no_plaintext_pii(
+    context: dg.AssetCheckExecutionContext, redis: RedisResource, vault: VaultResource, keys: KeyringResource
+) -> dg.AssetCheckResult:
+    """Scan plaintext columns and the decrypted anonymized documents for the partition's raw PII."""
+    raw = _range_pii(context, redis, keys)
+    keyring, v = keys.keyring(), vault.vault()
+    rows = v.partition_records(context.partition_key)
+    letters = v.dead_letters(context.partition_key)
+    columns = [" ".join((r.domain, r.record_id, r.stream_id, r.partition_key, r.subject_pseudonym, r.key_id))
+               for r in rows]
+    columns += [" ".join((d.record_id, d.stream_id, d.reason_code, d.field, d.key_id)) for d in letters]
+    docs, pattern_hits = [], 0
+    for r in rows:
+        try:
+            text = json.dumps(open_record(r, keyring))
+        except InvalidToken:
+            continue
+        docs.append(text)
+        pattern_hits += bool(find_leaks(text, []))
+    column_hits = find_known_values(columns, raw)
+    doc_hits = find_known_values(docs, raw)
+    return dg.AssetCheckResult(
+        passed=column_hits == 0 and doc_hits == 0 and pattern_hits == 0,
+        metadata={
+            "raw_identifiers_checked": len(raw),
+            "rows_scanned": len(rows),
+            "dead_letters_scanned": len(letters),
+            "plaintext_column_hits": column_hits,
+            "sealed_document_hits": doc_hits,
+            "pattern_detector_hits": pattern_hits,
+        },
+    )
+
+
+@dg.asset_check(asset=encrypted_records, blocking=True, partitions_def=stream_batches,
+                description="Every envelope of the partition opens under the keyring (key id known, tag valid).")
+def every_blob_decrypts(
+    context: dg.AssetCheckExecutionContext, vault: VaultResource, keys: KeyringResource
+) -> dg.AssetCheckResult:
+    """Open every envelope of the partition."""
+    keyring = keys.keyring()
+    rows = vault.vault().partition_records(context.partition_key)
+    failed = 0
+    for r in rows:
+        try:
+            open_record(r, keyring)
+        except InvalidToken:
+            failed += 1
+    return dg.AssetCheckResult(passed=failed == 0, metadata={"envelopes": len(rows), "failed_to_open": failed})
+
+
+@dg.asset_check(asset=encrypted_records, partitions_def=stream_batches,
+                description=f"Dead letters stay under {MAX_DEAD_LETTER_FRACTION:.0%} of the partition's entries.")
+def dead_letter_depth(
+    context: dg.AssetCheckExecutionContext, redis: RedisResource, vault: VaultResource
+) -> dg.AssetCheckResult:
+    """Report the partition's dead letters by reason code; warn when there are too many."""
+    letters = vault.vault().dead_letters(context.partition_key)
+    total = len(letters) + len(vault.vault().partition_records(context.partition_key))
+    reasons: dict[str, int] = {}
+    for d in letters:
+        reasons[f"{d.field}:{d.reason_code}"] = reasons.get(f"{d.field}:{d.reason_code}", 0) + 1
+    fraction = len(letters) / total if total else 0.0
+    return dg.AssetCheckResult(
+        passed=fraction <= MAX_DEAD_LETTER_FRACTION,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"dead_letters": len(letters), "fraction": round(fraction, 4), "by_field_and_reason": reasons},
+    )
+
+
+@dg.asset_check(asset=record_embeddings, blocking=True, partitions_def=stream_batches,
+                description="Every vault record of the partition has vectors, and no vector row is orphaned.")
+def vector_count_matches_records(
+    context: dg.AssetCheckExecutionContext, vault: VaultResource, lancedb: LanceDBResource
+) -> dg.AssetCheckResult:
+    """Compare the records with vectors to the vault's records for the partition."""
+    in_vault = {(r.domain, r.record_id) for r in vault.vault().partition_records(context.partition_key)}
+    in_lance = lancedb.store().record_ids(context.partition_key)
+    return dg.AssetCheckResult(
+        passed=in_vault == in_lance,
+        metadata={
+            "vault_records": len(in_vault),
+            "records_with_vectors": len(in_lance),
+            "vectors": lancedb.store().count(context.partition_key),
+            "missing_vectors": len(in_vault - in_lance),
+            "orphan_vectors": len(in_lance - in_vault),
+        },
+    )
+
+
+@dg.asset_check(asset=record_embeddings, blocking=True, partitions_def=stream_batches,
+                description="No raw identifier of the partition's input appears in any LanceDB column.")
+def vectors_have_no_pii(
+    context: dg.AssetCheckExecutionContext, redis: RedisResource, keys: KeyringResource, lancedb: LanceDBResource
+) -> dg.AssetCheckResult:
+    """Scan the partition's LanceDB rows (every string column) for the partition's raw PII."""
+    raw = _range_pii(context, redis, keys)
+    store = lancedb.store()
+    table = store.table()
+    quoted = context.partition_key.replace("'", "''")
+    arrow = table.search().where(f"partition_key = '{quoted}'").limit(None).to_arrow()
+    cells = [
+        str(v) for name in arrow.column_names if name != "vector" for v in arrow.column(name).to_pylist()
+    ]
+    hits = find_known_values(cells, raw)
+    return dg.AssetCheckResult(
+        passed=hits == 0,
+        metadata={"raw_identifiers_checked": len(raw), "cells_scanned": len(cells), "hits": hits},
+    )

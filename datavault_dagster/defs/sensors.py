@@ -1,0 +1,50 @@
+"""The Redis sensor (new stream entries -> dynamic partitions -> runs) and the trim-after-success sensor."""
+
+import json
+
+import dagster as dg
+
+from ..domain.batches import StreamRange, plan_tick
+from ..domain.records import DOMAINS
+from ..services.settings import Settings
+from .jobs import ingest_partition
+from .partitions import stream_batches
+from .resources import RedisResource
+
+MAX_BATCHES_PER_TICK = 20
+
+
+@dg.sensor(job=ingest_partition, minimum_interval_seconds=15, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Turns new entries of datavault:raw:<domain> into stream-range partitions and runs them.")
+def redis_stream_sensor(context: dg.SensorEvaluationContext, redis: RedisResource) -> dg.SensorResult | dg.SkipReason:
+    """Cursor = last planned stream id per domain; one partition and one run per batch of new entries."""
+    streams = redis.streams()
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    existing = context.instance.get_dynamic_partitions(stream_batches.name)
+    ranges, new_cursor = plan_tick(
+        DOMAINS, cursor, existing, streams.ids_after, Settings.from_env().batch_size, MAX_BATCHES_PER_TICK
+    )
+    if not ranges:
+        return dg.SkipReason(f"no new entries after {new_cursor or 'the start'}")
+    keys = [r.partition_key for r in ranges]
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(run_key=k, partition_key=k) for k in keys],
+        dynamic_partitions_requests=[stream_batches.build_add_request(keys)],
+        cursor=json.dumps(new_cursor, sort_keys=True),
+    )
+
+
+def trim_partition(partition_key: str | None, redis: RedisResource) -> int:
+    """Delete a partition's raw entries from Redis (only ever called after its run succeeded)."""
+    if not partition_key:
+        return 0
+    return redis.streams().delete_range(StreamRange.from_partition_key(partition_key))
+
+
+@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[ingest_partition],
+                      default_status=dg.DefaultSensorStatus.RUNNING,
+                      description="Once a partition is durably in the vault and indexed, trim its raw entries.")
+def trim_ingested_ranges(context: dg.RunStatusSensorContext, redis: RedisResource) -> None:
+    """Raw PII leaves Redis only after its run (and its blocking privacy checks) succeeded."""
+    deleted = trim_partition(context.dagster_run.tags.get("dagster/partition"), redis)
+    context.log.info(f"trimmed {deleted} raw entries")

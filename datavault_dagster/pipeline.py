@@ -1,0 +1,214 @@
+"""The pipeline's steps as plain functions over the services: used by Dagster assets, the CLI and tests."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .domain.anonymize import Anonymizer, KnownPII, find_leaks, guard
+from .domain.batches import StreamRange
+from .domain.crypto import Keyring
+from .domain.embed import Embedder, chunk_text, embedding_id, record_text
+from .domain.errors import InvalidRecord, InvalidToken, LeakDetected
+from .domain.rag import Answer, Source, build_messages, cited_sources, rank_records
+from .domain.records import RawRecord, parse_entry
+from .services.streams import Entry, Streams
+from .services.vault import DeadLetter, UpsertCounts, Vault, VaultRow
+from .services.vectors import VectorRow, VectorStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """Why one entry went to the dead letters (ids, field and code only)."""
+
+    stream_id: str
+    record_id: str
+    field: str
+    code: str
+
+
+@dataclass
+class SealReport:
+    """What sealing one partition did."""
+
+    partition_key: str
+    entries_read: int = 0
+    sealed: int = 0
+    counts: UpsertCounts = field(default_factory=lambda: UpsertCounts(0, 0, 0))
+    rejected: list[Rejected] = field(default_factory=list)
+    new_dead_letters: int = 0
+    key_id: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class EmbedReport:
+    """What embedding one partition did."""
+
+    partition_key: str
+    records: int = 0
+    chunks: int = 0
+    blocked: list[str] = field(default_factory=list)  # record ids held back by the leak guard
+    unreadable: list[str] = field(default_factory=list)  # record ids whose envelope did not open
+    seconds: float = 0.0
+
+
+def _dead_letter_payload(entry: Entry) -> bytes:
+    return json.dumps(entry.fields, sort_keys=True).encode()
+
+
+def anonymize_entry(entry: Entry, domain: str, keyring: Keyring, anonymizer: Anonymizer) -> tuple[RawRecord, bytes]:
+    """Validate, anonymize and leak-check one entry; returns the record and the anonymized JSON."""
+    record = parse_entry(domain, entry.stream_id, entry.fields, keyring)
+    try:
+        anon = anonymizer.anonymize_record(record)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise InvalidRecord(record.record_id, "<record>", "cannot_anonymize", type(exc).__name__) from exc
+    body = anon.to_json()
+    try:
+        guard(body.decode(), anon.known.all_raw(), f"vault write of record {record.record_id!r}")
+    except LeakDetected as exc:
+        raise InvalidRecord(record.record_id, "<anonymized>", "pii_leak_blocked", ",".join(exc.kinds)) from exc
+    return record, body
+
+
+def seal_partition(
+    rng: StreamRange, streams: Streams, vault: Vault, keyring: Keyring, anonymizer: Anonymizer
+) -> SealReport:
+    """Read a stream range, anonymize and seal each record into the vault; bad ones become dead letters."""
+    started = time.perf_counter()
+    report = SealReport(partition_key=rng.partition_key, key_id=keyring.primary)
+    rows: list[VaultRow] = []
+    letters: list[DeadLetter] = []
+    for entry in streams.read_range(rng):
+        report.entries_read += 1
+        try:
+            record, body = anonymize_entry(entry, rng.domain, keyring, anonymizer)
+        except InvalidRecord as exc:
+            log.warning("dead letter: %s (stream id %s)", exc, entry.stream_id)
+            report.rejected.append(Rejected(entry.stream_id, exc.record_id, exc.field, exc.code))
+            sealed = keyring.seal(_dead_letter_payload(entry), domain=f"deadletter:{rng.domain}",
+                                  record_id=entry.stream_id)
+            letters.append(DeadLetter(rng.domain, entry.stream_id, exc.record_id, rng.partition_key, exc.code,
+                                      exc.field, keyring.primary, sealed))
+            continue
+        subject = json.loads(body)["subject"]
+        envelope = keyring.seal(body, domain=rng.domain, record_id=record.record_id)
+        rows.append(VaultRow(rng.domain, record.record_id, entry.stream_id, rng.partition_key, subject,
+                             keyring.primary, envelope))
+    report.counts = vault.upsert_records(rows)
+    report.sealed = len(rows)
+    new_letters = vault.add_dead_letters(letters)
+    for d in new_letters:
+        streams.dead_letter(d.domain, {
+            "stream_id": d.stream_id, "record_id": d.record_id, "reason_code": d.reason_code, "field": d.field,
+            "key_id": d.key_id, "sealed": base64.b64encode(d.sealed_payload).decode(),
+        })
+    report.new_dead_letters = len(new_letters)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def open_record(row: VaultRow, keyring: Keyring) -> dict:
+    """Decrypt a vault row to its anonymized document."""
+    return json.loads(keyring.open(row.envelope, domain=row.domain, record_id=row.record_id))
+
+
+def embed_partition(
+    partition_key: str, vault: Vault, keyring: Keyring, embedder: Embedder, vectors: VectorStore
+) -> EmbedReport:
+    """Open a partition's records, embed their text chunks and merge them into LanceDB."""
+    started = time.perf_counter()
+    report = EmbedReport(partition_key=partition_key)
+    texts: list[str] = []
+    meta: list[tuple[str, str, int]] = []
+    for row in vault.partition_records(partition_key):
+        try:
+            doc = open_record(row, keyring)
+        except InvalidToken:
+            log.error("record %r of partition %s does not decrypt; not embedded", row.record_id, partition_key)
+            report.unreadable.append(row.record_id)
+            continue
+        text = record_text(doc)
+        kinds = find_leaks(text, [])
+        if kinds:
+            log.error("leak guard held back record %r (kinds: %s)", row.record_id, ",".join(kinds))
+            report.blocked.append(row.record_id)
+            continue
+        report.records += 1
+        for n, chunk in enumerate(chunk_text(text)):
+            texts.append(chunk)
+            meta.append((row.domain, row.record_id, n))
+    vecs = embedder.embed(texts)
+    rows = [
+        VectorRow(embedding_id(d, rid, n, embedder.name), rid, d, partition_key, n, vecs[i], embedder.name)
+        for i, (d, rid, n) in enumerate(meta)
+    ]
+    vectors.upsert(rows)
+    vectors.delete_stale(partition_key, [r.id for r in rows])
+    report.chunks = len(rows)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def known_pii_of_range(rng: StreamRange, streams: Streams, keyring: Keyring, anonymizer: Anonymizer) -> list[str]:
+    """Raw identifiers of every valid record still in a range (for the privacy checks)."""
+    values: set[str] = set()
+    for entry in streams.read_range(rng):
+        try:
+            record = parse_entry(rng.domain, entry.stream_id, entry.fields, keyring)
+        except InvalidRecord:
+            continue
+        values.update(anonymizer.known_pii(record).all_raw())
+    return sorted(values)
+
+
+def find_known_values(texts: Sequence[str], values: Sequence[str]) -> int:
+    """How many texts contain any of the values (case-insensitive); never says which."""
+    lowered = [v.lower() for v in values if len(v) >= 4]
+    return sum(1 for t in texts if any(v in t.lower() for v in lowered))
+
+
+def answer_question(
+    question: str,
+    *,
+    anonymizer: Anonymizer,
+    embedder: Embedder,
+    vectors: VectorStore,
+    vault: Vault,
+    keyring: Keyring,
+    complete: Callable[[list[dict[str, str]]], str],
+    model: str,
+    k: int = 4,
+) -> Answer:
+    """Anonymize the question, retrieve top-k records, open them from the vault and ask the LLM."""
+    anon_q = guard(anonymizer.anonymize_text(question, KnownPII()), [], "question")
+    hits = rank_records(vectors.search(embedder.embed([anon_q])[0], limit=k * 4), k)
+    rows = vault.get_records([(h.domain, h.record_id) for h in hits])
+    sources: list[Source] = []
+    for hit in hits:
+        row = rows.get((hit.domain, hit.record_id))
+        if row is None:  # erased since it was indexed
+            continue
+        try:
+            doc = open_record(row, keyring)
+        except InvalidToken:
+            continue
+        sources.append(Source(len(sources) + 1, hit.domain, hit.record_id, record_text(doc)))
+    messages = build_messages(anon_q, sources)
+    for m in messages:
+        guard(m["content"], [], "LLM prompt")
+    text = complete(messages).strip()
+    return Answer(question=anon_q, text=text, citations=cited_sources(text, sources), sources=sources, model=model)
+
+
+def count_by(items: Sequence[Rejected]) -> dict[str, int]:
+    """Dead letters per reason code."""
+    return dict(Counter(r.code for r in items))
