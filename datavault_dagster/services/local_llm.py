@@ -14,7 +14,7 @@ import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -233,7 +233,6 @@ def _start_server(model_path: Path) -> Any:
     params.model_alias = {MODEL_ALIAS}
     params.n_ctx = N_CTX
     params.n_parallel = 1
-    params.n_predict = DEFAULT_MAX_TOKENS
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
     params.sampling.temp = DEFAULT_TEMPERATURE
@@ -245,7 +244,10 @@ def _start_server(model_path: Path) -> Any:
     params.endpoint_slots = False
     params.endpoint_props = False
     params.endpoint_metrics = False
-    params.cache_ram_mib = 512
+    # Use the mmapped Q4_K weights as-is: the CPU "repack" copy costs ~600 MB of anonymous RSS and, on
+    # the 2-core target, is slower at prompt processing (RAG prompts dominate) for ~15% faster decoding.
+    params.no_extra_bufts = True
+    params.cache_ram_mib = 256
     params.verbosity = 0
     started = time.perf_counter()
     try:
@@ -363,10 +365,21 @@ class LocalGGUF(CustomLLM):
 
     def streaming(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Iterator[GenericStreamingChunk]:
         """Serve stream=True as a single chunk holding the whole answer."""
-        result = self.chat(messages, kwargs.get("optional_params"))
+        yield self._single_chunk(self.chat(messages, kwargs.get("optional_params")))
+
+    async def astreaming(
+        self, model: str, messages: list, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[GenericStreamingChunk]:
+        """Serve async stream=True as a single chunk, generating in a worker thread."""
+        result = await asyncio.to_thread(self.chat, messages, kwargs.get("optional_params"))
+        yield self._single_chunk(result)
+
+    @staticmethod
+    def _single_chunk(result: dict[str, Any]) -> GenericStreamingChunk:
+        """Wrap a complete llama.cpp response as one final streaming chunk."""
         choice = result["choices"][0]
         usage = result.get("usage") or {}
-        yield GenericStreamingChunk(
+        return GenericStreamingChunk(
             text=(choice.get("message") or {}).get("content") or "",
             tool_use=None,
             is_finished=True,
