@@ -96,9 +96,14 @@ def run_partition(instance: dg.DagsterInstance, defs: dg.Definitions, partition_
             ev = event.event_specific_data  # type: ignore[assignment]
             outcome.checks[ev.check_name] = ev.passed  # type: ignore[union-attr]
     if result.success:
+        from . import runtime
         from .defs.sensors import trim_partition
+        from .services.settings import Settings
+        from .services.streams import Streams
 
-        trim_partition(partition_key, defs.resources["redis"])  # type: ignore[index,arg-type]
+        streams = Streams(runtime.redis_url(Settings.from_env()))
+        trim_partition(partition_key, streams)
+        streams.close()
     return outcome
 
 

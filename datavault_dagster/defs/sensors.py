@@ -7,6 +7,7 @@ import dagster as dg
 from ..domain.batches import StreamRange, plan_tick
 from ..domain.records import DOMAINS
 from ..services.settings import Settings
+from ..services.streams import Streams
 from .jobs import ingest_partition
 from .partitions import stream_batches
 from .resources import RedisResource
@@ -34,11 +35,11 @@ def redis_stream_sensor(context: dg.SensorEvaluationContext, redis: RedisResourc
     )
 
 
-def trim_partition(partition_key: str | None, redis: RedisResource) -> int:
+def trim_partition(partition_key: str | None, streams: Streams) -> int:
     """Delete a partition's raw entries from Redis (only ever called after its run succeeded)."""
     if not partition_key:
         return 0
-    return redis.streams().delete_range(StreamRange.from_partition_key(partition_key))
+    return streams.delete_range(StreamRange.from_partition_key(partition_key))
 
 
 @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[ingest_partition],
@@ -46,5 +47,5 @@ def trim_partition(partition_key: str | None, redis: RedisResource) -> int:
                       description="Once a partition is durably in the vault and indexed, trim its raw entries.")
 def trim_ingested_ranges(context: dg.RunStatusSensorContext, redis: RedisResource) -> None:
     """Raw PII leaves Redis only after its run (and its blocking privacy checks) succeeded."""
-    deleted = trim_partition(context.dagster_run.tags.get("dagster/partition"), redis)
+    deleted = trim_partition(context.dagster_run.tags.get("dagster/partition"), redis.streams())
     context.log.info(f"trimmed {deleted} raw entries")

@@ -61,6 +61,17 @@ def start_postgres(home: Path) -> str:
         return _postgres[path].get_uri()
 
 
+def stop(home: Path) -> None:
+    """Release this process's handles on the servers under one data directory."""
+    with _lock:
+        pg = _postgres.pop((home / "postgres").resolve(), None)
+        if pg is not None:
+            pg.cleanup()
+        client = _redis.pop((home / "redis").resolve(), None)
+        if client is not None:
+            client._cleanup()
+
+
 def stop_all() -> None:
     """Release this process's handles; each server stops when no process holds it any more."""
     with _lock:

@@ -1,0 +1,82 @@
+"""Shared fixtures: REAL Redis and PostgreSQL (the servers named by env, else the embedded ones)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@dataclass(frozen=True)
+class Servers:
+    """URLs of the real servers the integration tests use."""
+
+    redis_url: str
+    postgres_url: str
+    kind: str  # "configured" or "embedded"
+
+
+def _with_database(url: str, dbname: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    info["dbname"] = dbname
+    return psycopg.conninfo.make_conninfo(**info)
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    """DATAVAULT_TEST_REDIS_URL / DATAVAULT_TEST_POSTGRES_URL if set, else embedded servers (never skipped)."""
+    from datavault_dagster.services import embedded
+
+    redis_url = os.environ.get("DATAVAULT_TEST_REDIS_URL")
+    admin_pg = os.environ.get("DATAVAULT_TEST_POSTGRES_URL")
+    home = tmp_path_factory.mktemp("servers")
+    kind = "configured" if redis_url and admin_pg else "embedded"
+    if not redis_url:
+        redis_url = embedded.start_redis(home)
+    if not admin_pg:
+        admin_pg = embedded.start_postgres(home)
+    # a database of our own, so tests never touch anything else on a shared server
+    dbname = f"datavault_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_pg, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{dbname}"')
+    try:
+        yield Servers(redis_url, _with_database(admin_pg, dbname), kind)
+    finally:
+        if kind == "configured":  # an embedded server is thrown away whole
+            with psycopg.connect(admin_pg, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        embedded.stop(home)
+
+
+@pytest.fixture
+def clean_servers(servers: Servers) -> Servers:
+    """Empty the test Redis database and the vault tables before a test."""
+    redis.Redis.from_url(servers.redis_url).flushdb()
+    with psycopg.connect(servers.postgres_url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS datavault CASCADE")
+    return servers
+
+
+@pytest.fixture
+def dv_env(clean_servers: Servers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A DataVault environment on the real test servers, with its own data dir, LanceDB and Dagster home."""
+    monkeypatch.setenv("DATAVAULT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DATAVAULT_REDIS_URL", clean_servers.redis_url)
+    monkeypatch.setenv("DATAVAULT_POSTGRES_URL", clean_servers.postgres_url)
+    monkeypatch.setenv("DATAVAULT_LANCEDB_URI", str(tmp_path / "lancedb"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    monkeypatch.delenv("DATAVAULT_MASTER_KEYS", raising=False)
+    monkeypatch.delenv("DATAVAULT_PSEUDONYM_KEY", raising=False)
+    (tmp_path / "home").mkdir()
+    (tmp_path / "dagster").mkdir()
+    return tmp_path
