@@ -23,6 +23,8 @@ from .services.vectors import VectorRow, VectorStore
 
 log = logging.getLogger(__name__)
 
+NO_CONTEXT_ANSWER = "I don't know: no records in the vault match the question (nothing has been indexed yet?)."
+
 
 @dataclass(frozen=True)
 class Rejected:
@@ -166,7 +168,7 @@ def known_pii_of_range(rng: StreamRange, streams: Streams, keyring: Keyring, ano
             record = parse_entry(rng.domain, entry.stream_id, entry.fields, keyring)
         except InvalidRecord:
             continue
-        values.update(anonymizer.known_pii(record).all_raw())
+        values.update(anonymizer.known_pii(record).identifiers())
     return sorted(values)
 
 
@@ -190,7 +192,7 @@ def answer_question(
 ) -> Answer:
     """Anonymize the question, retrieve top-k records, open them from the vault and ask the LLM."""
     anon_q = guard(anonymizer.anonymize_text(question, KnownPII()), [], "question")
-    hits = rank_records(vectors.search(embedder.embed([anon_q])[0], limit=k * 4), k)
+    hits = rank_records(vectors.search(embedder.embed([anon_q])[0], limit=k * 4), k) if vectors.count() else []
     rows = vault.get_records([(h.domain, h.record_id) for h in hits])
     sources: list[Source] = []
     for hit in hits:
@@ -202,6 +204,8 @@ def answer_question(
         except InvalidToken:
             continue
         sources.append(Source(len(sources) + 1, hit.domain, hit.record_id, record_text(doc)))
+    if not sources:
+        return Answer(question=anon_q, text=NO_CONTEXT_ANSWER, citations=[], sources=[], model=model)
     messages = build_messages(anon_q, sources)
     for m in messages:
         guard(m["content"], [], "LLM prompt")

@@ -73,13 +73,15 @@ _IP = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
 _SSN = re.compile(r"\b\d{3}[- ]\d{2}[- ]\d{4}\b")
 _CARDLIKE = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
 _PHONE = re.compile(
-    r"(?<![\w-])(?:\+?1[-.\s]?)?(?:\(\d{3}\)\s?|\d{3}[-.\s])\d{3}[-.\s]\d{4}(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?!\w)"
+    r"(?<![\w-])(?:(?:\+?1|001)[-.\s]?)?(?:\(\d{3}\)\s?|\d{3}[-.\s])\d{3}[-.\s]\d{4}(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?!\w)"
     r"|(?<![\w-])\+?1?\d{10}(?:x\d{1,6})?(?!\w)"
 )
 _MRN = re.compile(r"\bMRN[-:#\s]*\d{4,10}\b", re.I)
 _LONG_NUMBER = re.compile(r"\b\d{8,19}\b")
 _LAST4 = re.compile(
-    r"\b(ending(?:\s+in)?|last\s+(?:4|four)(?:\s+digits)?(?:\s+of)?|x{2,}|\*{2,})[\s:#-]*(\d{4})\b", re.I
+    r"(?:\b|(?<!\*)(?=\*))(ending(?:\s+in)?|last\s+(?:4|four)(?:\s+digits)?(?:\s+of)?|x{2,}|\*{2,})"
+    r"[\s:#-]*(\d{4})\b",
+    re.I,
 )
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _US_DATE = re.compile(r"\b\d{1,2}/\d{1,2}/\d{2,4}\b")
@@ -90,8 +92,8 @@ _MONTHS = (
 _TEXT_DATE = re.compile(
     rf"\b{_MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b|\b\d{{1,2}}\s+{_MONTHS}\s+\d{{4}}\b", re.I
 )
-_AGE = re.compile(r"\b(\d{1,3})(?:[- ]years?[- ]old|\s*y/?o\b|\s*yrs?\b)", re.I)
-_AGED = re.compile(r"\b(aged?|age:)\s*(\d{1,3})\b", re.I)
+_AGE = re.compile(r"(?<![\d-])\b(\d{1,3})(?:[- ]years?[- ]old|\s*y/?o\b|\s*yrs?\b)", re.I)
+_AGED = re.compile(r"\b(aged?|age:)\s*(\d{1,3})\b(?![-+])", re.I)
 _STREET_SUFFIX = (
     r"(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Drive|Dr|Court|Ct|Boulevard|Blvd|Way|Place|Pl|Circle|Cir|"
     r"Parkway|Pkwy|Highway|Hwy|Terrace|Trail|Trl|Square|Sq|Loop|Alley|Row|Crossing|Path|Pike|Plaza|"
@@ -145,13 +147,27 @@ class KnownPII:
     values: dict[str, str] = field(default_factory=dict)  # raw value -> replacement token
 
     def all_raw(self) -> list[str]:
-        """Every raw identifier string, for the leak guard."""
-        out = [v for v in self.values if len(v) >= 4]
+        """Every raw identifier string including single name parts: the per-record leak guard's list."""
+        out = self.identifiers()
         for name in self.names:
             out.extend(p for p in name.split() if len(p) >= 3)
         return out
 
+    def identifiers(self) -> list[str]:
+        """Identifying strings (full names, SSN, phone, email, numbers, street), for scans across records.
 
+        Single first or last names are left out: "Mary" in another record's "St. Mary's" identifies nobody.
+        """
+        out = [v for v in self.values if len(v) >= 4]
+        for name in self.names:
+            parts = name.split()
+            out.append(name)
+            if len(parts) >= 2:
+                out.append(f"{parts[-1]}, {parts[0]}")
+        return out
+
+
+_OWN_TOKEN = re.compile(r"\b(?:[PS]|ACCT|CARD)-[a-z2-7]{10}\b")
 _SLOT = re.compile("\x00([a-z]+)\x00")
 
 
@@ -205,7 +221,8 @@ class Anonymizer:
             fn = (lambda m: hold(repl(m))) if callable(repl) else (lambda m: hold(repl))
             return re.sub(pattern, fn, value, flags=flags)
 
-        out = text
+        # 0. tokens we produced earlier (a follow-up question quoting an answer) stay exactly as they are
+        out = sub(_OWN_TOKEN, lambda m: m.group(0), text)
         # 1. the record's own identifiers, as written anywhere in the text
         for raw, token in sorted(known.values.items(), key=lambda kv: -len(kv[0])):
             if len(raw) >= 4:
@@ -361,7 +378,7 @@ def find_leaks(text: str, raw_values: Iterable[str]) -> list[str]:
     """Kinds of PII still present in outgoing text: known raw values and pattern hits (never the values)."""
     kinds = []
     low = text.lower()
-    if any(v.lower() in low for v in raw_values if len(v) >= 4):
+    if any(_contains_word(low, v.lower()) for v in raw_values if len(v) >= 3):
         kinds.append("known_identifier")
     for kind, pattern in (("email", _EMAIL), ("ssn", _SSN), ("phone", _PHONE)):
         if pattern.search(text):
@@ -369,6 +386,10 @@ def find_leaks(text: str, raw_values: Iterable[str]) -> list[str]:
     if any(_is_card(m.group(0)) for m in _CARDLIKE.finditer(text)):
         kinds.append("card")
     return kinds
+
+
+def _contains_word(text: str, value: str) -> bool:
+    return re.search(rf"(?<![a-z0-9]){re.escape(value)}(?![a-z0-9])", text) is not None
 
 
 def guard(text: str, raw_values: Iterable[str], where: str) -> str:

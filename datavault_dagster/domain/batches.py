@@ -12,7 +12,7 @@ _KEY = re.compile(r"^(?P<domain>[a-z][a-z0-9_]*):(?P<start>\d+-\d+):(?P<end>\d+-
 
 def parse_stream_id(stream_id: str) -> tuple[int, int]:
     """`"1700000000000-3"` -> `(1700000000000, 3)`; ValueError for anything else."""
-    m = _ID.match(stream_id)
+    m = _ID.fullmatch(stream_id)
     if not m:
         raise ValueError(f"not a Redis stream id: {stream_id!r}")
     return int(m.group(1)), int(m.group(2))
@@ -44,7 +44,7 @@ class StreamRange:
     @classmethod
     def from_partition_key(cls, key: str) -> StreamRange:
         """Parse a partition key made by `partition_key`."""
-        m = _KEY.match(key)
+        m = _KEY.fullmatch(key)
         if not m:
             raise ValueError(f"not a stream-range partition key: {key!r}")
         return cls(m.group("domain"), m.group("start"), m.group("end"))

@@ -137,10 +137,10 @@ class Keyring:
         if not pairs:
             raise KeyringError("DATAVAULT_MASTER_KEYS is empty")
         keys: dict[str, bytes] = {}
-        for pair in pairs:
+        for n, pair in enumerate(pairs, start=1):
             key_id, sep, b64 = pair.partition(":")
             if not sep:
-                raise KeyringError(f"DATAVAULT_MASTER_KEYS entry for {key_id[:20]!r}... is not 'id:base64key'")
+                raise KeyringError(f"DATAVAULT_MASTER_KEYS entry #{n} is not 'id:base64key'")
             keys[key_id] = _b64(b64, f"master key {key_id!r}")
         primary = pairs[0].partition(":")[0]
         return cls(keys=keys, primary=primary, pseudonym_key=_b64(pseudonym_key, "pseudonym key"))
@@ -161,7 +161,7 @@ class Keyring:
             data = json.loads(text)
             keys = {k: _b64(v, f"master key {k!r}") for k, v in data["master_keys"].items()}
             return cls(keys=keys, primary=data["primary"], pseudonym_key=_b64(data["pseudonym_key"], "pseudonym key"))
-        except (KeyError, TypeError, json.JSONDecodeError) as exc:
+        except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
             raise KeyringError(f"keyring file is malformed ({type(exc).__name__})") from exc
 
     def with_new_primary(self, key_id: str | None = None) -> Keyring:

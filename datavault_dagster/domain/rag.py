@@ -76,8 +76,25 @@ def build_messages(question: str, sources: Sequence[Source], max_chars_per_sourc
 _CITE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
+_SUBJECT_TOKEN = re.compile(r"\b(?:P|ACCT|CARD)-[a-z2-7]{10}\b")
+
+
+def _structured_part(text: str) -> str:
+    # the record's own fields come before its free-text note (which may name clinicians or advisors)
+    return re.split(r" (?:Advisor note|Note): ", text, maxsplit=1)[0]
+
+
+def subject_tokens(text: str) -> set[str]:
+    """Pseudonyms and account tokens in a text (the record's subject first of all)."""
+    return set(_SUBJECT_TOKEN.findall(text))
+
+
 def cited_sources(answer_text: str, sources: Sequence[Source]) -> list[Source]:
-    """The sources an answer cites by [n]; numbers that match no source are ignored."""
+    """Sources the answer cites by [n], then sources it names by the subject's pseudonym; de-duplicated, in order.
+
+    Small local models often name the pseudonymous person instead of writing [n]; that still grounds the answer
+    in exactly the records that hold the pseudonym it repeats. Numbers that match no source are ignored.
+    """
     by_number = {s.number: s for s in sources}
     seen: list[Source] = []
     for group in _CITE.findall(answer_text):
@@ -85,4 +102,8 @@ def cited_sources(answer_text: str, sources: Sequence[Source]) -> list[Source]:
             src = by_number.get(int(n))
             if src and src not in seen:
                 seen.append(src)
+    named = subject_tokens(answer_text)
+    for src in sources:
+        if src not in seen and named & subject_tokens(_structured_part(src.text)):
+            seen.append(src)
     return seen

@@ -90,7 +90,7 @@ class VectorStore:
         """Nearest chunks to a query vector."""
         rows = (
             self.table().search(vector.astype(np.float32)).limit(limit)
-            .select(["record_id", "domain", "chunk"]).to_list()
+            .select(["record_id", "domain", "chunk", "_distance"]).to_list()
         )
         return [Hit(r["domain"], r["record_id"], int(r["chunk"]), float(r["_distance"])) for r in rows]
 
