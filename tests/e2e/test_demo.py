@@ -106,7 +106,7 @@ def test_demo_runs_end_to_end_with_real_llm_and_leaks_no_pii(demo_env: Path, mon
     for domain in ("healthcare", "finance"):
         for record in generate_records(domain, COUNT, seed=SEED):
             needles |= _identifiers(record, domain)
-    assert len(needles) > 500
+    assert len(needles) > 200  # ~20 people per domain (repeated across records), 6-8 identifiers each
 
     prompt_text = json.dumps(prompts).lower()
     assert not [n for n in needles if n in prompt_text]

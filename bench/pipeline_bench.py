@@ -1,0 +1,96 @@
+"""Throughput of the pipeline stages on this machine: prints records/s, never asserts.
+
+    python bench/pipeline_bench.py [--records 2000]
+
+Stages: anonymize only; anonymize + AES-256-GCM seal; PostgreSQL upsert (COPY + ON CONFLICT); the full
+seal_partition over a real Redis stream into a real PostgreSQL vault; embedding with all-MiniLM-L6-v2;
+LanceDB merge-insert. Uses the embedded Redis and PostgreSQL in a temporary data directory, or the
+servers in DATAVAULT_REDIS_URL / DATAVAULT_POSTGRES_URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _rate(n: int, seconds: float) -> str:
+    return f"{n / seconds:10.1f} records/s  ({n} in {seconds:.2f} s)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=2000, help="records per domain")
+    args = parser.parse_args()
+
+    from datavault_dagster.domain.anonymize import Anonymizer, Pseudonymizer
+    from datavault_dagster.domain.batches import StreamRange
+    from datavault_dagster.domain.crypto import Keyring
+    from datavault_dagster.domain.embed import Embedder, chunk_text, record_text
+    from datavault_dagster.domain.records import parse_entry, stream_fields
+    from datavault_dagster.pipeline import anonymize_entry, embed_partition, seal_partition
+    from datavault_dagster.services import embedded
+    from datavault_dagster.services.streams import Entry, Streams
+    from datavault_dagster.services.vault import Vault
+    from datavault_dagster.services.vectors import VectorStore
+    from simulations import generate_records
+
+    home = Path(tempfile.mkdtemp(prefix="dv-bench-"))
+    urls = embedded.resolve_urls(home, os.environ.get("DATAVAULT_REDIS_URL"), os.environ.get("DATAVAULT_POSTGRES_URL"))
+    keyring = Keyring.generate()
+    anonymizer = Anonymizer(Pseudonymizer(keyring.pseudonym_key))
+    streams, vault = Streams(urls.redis_url), Vault(urls.postgres_url)
+    vault.ensure_schema()
+    store = VectorStore(str(home / "lancedb"))
+    embedder = Embedder()
+    print(f"cpu cores: {os.cpu_count()}  records per domain: {args.records}")
+
+    for domain in ("healthcare", "finance"):
+        records = generate_records(domain, args.records, seed=99)
+        entries = [Entry(f"{i + 1}-0", stream_fields(domain, r)) for i, r in enumerate(records)]
+
+        t = time.perf_counter()
+        for e in entries:
+            anonymizer.anonymize_record(parse_entry(domain, e.stream_id, e.fields, keyring))
+        print(f"[{domain}] validate + anonymize             {_rate(len(entries), time.perf_counter() - t)}")
+
+        t = time.perf_counter()
+        for e in entries:
+            record, body = anonymize_entry(e, domain, keyring, anonymizer)
+            keyring.seal(body, domain=domain, record_id=record.record_id)
+        print(f"[{domain}] validate + anonymize + guard + seal {_rate(len(entries), time.perf_counter() - t)}")
+
+        ids = streams.add_many(domain, (e.fields for e in entries))
+        rng = StreamRange(domain, ids[0], ids[-1])
+        t = time.perf_counter()
+        report = seal_partition(rng, streams, vault, keyring, anonymizer)
+        seal_s = time.perf_counter() - t
+        print(f"[{domain}] seal_partition (Redis -> PostgreSQL)  {_rate(report.sealed, seal_s)}")
+
+        docs = [anonymizer.anonymize_record(parse_entry(domain, e.stream_id, e.fields, keyring)).document
+                for e in entries]
+        texts = [c for d in docs for c in chunk_text(record_text(d))]
+        embedder.embed(texts[:8])  # load the model outside the timing
+        t = time.perf_counter()
+        embedder.embed(texts)
+        emb_s = time.perf_counter() - t
+        words = sum(len(x.split()) for x in texts) / len(texts)
+        print(f"[{domain}] embed only ({len(texts)} chunks, ~{words:.0f} words) {_rate(len(docs), emb_s)}")
+
+        t = time.perf_counter()
+        er = embed_partition(rng.partition_key, vault, keyring, embedder, store)
+        print(f"[{domain}] embed_partition (vault -> LanceDB)    {_rate(er.records, time.perf_counter() - t)}")
+        streams.delete_range(rng)
+
+    vault.close()
+    embedded.stop(home)
+
+
+if __name__ == "__main__":
+    main()
