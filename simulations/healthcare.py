@@ -266,7 +266,8 @@ def generate_healthcare(count: int, seed: int = 0) -> list[dict]:
     for i in range(count):
         p = rng.choice(patients)
         person = p.person
-        when = random_date(rng, ENCOUNTER_START, ENCOUNTER_END)
+        born = date.fromisoformat(person.dob)
+        when = random_date(rng, max(ENCOUNTER_START, born), ENCOUNTER_END)  # never seen before birth
         age = person.age_on(when)
         if p.chronic and rng.random() < 0.75:
             primary = rng.choice(p.chronic)

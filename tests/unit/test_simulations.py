@@ -247,3 +247,9 @@ def test_make_people_unique_and_well_formed() -> None:
         )
     with pytest.raises(AttributeError):
         people[0].ssn = "000-00-0000"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("seed", [0, 5, 9])
+def test_no_encounter_before_the_patient_was_born(seed: int) -> None:
+    records = generate_records("healthcare", 400, seed=seed)
+    assert all(r["encounter"]["date"] >= r["patient"]["dob"] for r in records)
