@@ -276,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("ask", help="answer a question with citations")
     a.add_argument("question")
+    a.add_argument("--via-dagster", action="store_true",
+                   help="run the rag_query job on the Dagster instance (the question is anonymized first)")
 
     an = sub.add_parser("anonymize", help="anonymize stdin (text, or JSON lines with --jsonl) to stdout")
     an.add_argument("--jsonl", action="store_true", help="one record per line (healthcare.v1 or finance.v1)")
@@ -307,6 +309,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             ok = sum(o.success for o in outcomes)
             print(f"ran {len(outcomes)} partitions: {ok} succeeded, {len(outcomes) - ok} failed")
             return 0 if ok == len(outcomes) else 1
+        elif args.command == "ask" and args.via_dagster:
+            from . import runtime
+            from .orchestrate import ask_via_dagster
+
+            anonymized = runtime.anonymizer_for(runtime.keyring_for(settings)).anonymize_text(args.question)
+            out = ask_via_dagster(settings.home, anonymized, settings.top_k)
+            print(f"Q (as the LLM saw it): {anonymized}\nA: {out['answer']}")
+            print(f"   citations: {', '.join(out['citations']) or 'none'}\n   dagster run: {out['run_id']}")
         elif args.command == "ask":
             _print_answer(ask(settings, args.question))
         elif args.command == "anonymize":

@@ -140,3 +140,15 @@ def cursor_state(instance: dg.DagsterInstance) -> dict[str, str]:
     """The CLI's sensor cursor (last planned stream id per domain)."""
     raw = instance.run_storage.get_cursor_values({CURSOR_KEY}).get(CURSOR_KEY)
     return json.loads(raw) if raw else {d: "" for d in DOMAINS}
+
+
+def ask_via_dagster(home: Path, question: str, top_k: int) -> dict:
+    """Run the `rag_query` job on the instance; the question must already be anonymized (it is run config)."""
+    ensure_dagster_home(home)
+    defs = load_definitions()
+    job = defs.resolve_job_def("rag_query")
+    run_config = {**QUIET_RUN_CONFIG, "ops": {"answer": {"config": {"question": question, "top_k": top_k}}}}
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, run_config=run_config,
+                                        tags={"datavault/launched_by": "datavault ask --via-dagster"})
+    return {"run_id": result.run_id, **result.output_for_node("answer")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +16,9 @@ import redis
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# one joined copy of the local LLM (1.1 GB, sha256-verified on use) for every test that needs it
+_MODELS = os.environ.setdefault("DATAVAULT_MODEL_HOME", str(Path(tempfile.gettempdir()) / "datavault-test-models"))
+os.environ.setdefault("DATAVAULT_TEST_MODEL_DIR", _MODELS)
 
 
 @dataclass(frozen=True)

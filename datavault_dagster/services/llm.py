@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from .settings import offline_environment
@@ -19,6 +20,7 @@ def complete(model: str, messages: list[dict[str, str]], *, home: Path, max_toke
     if model.startswith("local/"):
         from .local_llm import register_local_provider
 
-        register_local_provider(home)
+        # the joined GGUF (1.1 GB) lives under <DATAVAULT_MODEL_HOME or DATAVAULT_HOME>/models
+        register_local_provider(Path(os.environ.get("DATAVAULT_MODEL_HOME") or home))
     response = litellm.completion(model=model, messages=messages, max_tokens=max_tokens, temperature=temperature)
     return response.choices[0].message.content or ""
