@@ -18,6 +18,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 from .errors import LeakDetected
@@ -166,6 +167,31 @@ class KnownPII:
                 out.append(f"{parts[-1]}, {parts[0]}")
         return out
 
+    # compiled once per record, reused for each of its text fields
+    @cached_property
+    def value_tokens(self) -> dict[str, str]:
+        """Lower-cased raw value -> replacement token."""
+        return {raw.lower(): token for raw, token in self.values.items() if len(raw) >= 4}
+
+    @cached_property
+    def value_regex(self) -> re.Pattern[str] | None:
+        """One alternation of every raw value, longest first."""
+        raws = sorted(self.value_tokens, key=len, reverse=True)
+        return re.compile("|".join(re.escape(r) for r in raws), re.I) if raws else None
+
+    @cached_property
+    def name_regexes(self) -> list[tuple[str, re.Pattern[str]]]:
+        """(full name, pattern of every written form: full, 'Last, First', 'Last First', then each part)."""
+        out = []
+        for full in self.names:
+            parts = full.split()
+            forms = [full]
+            if len(parts) >= 2:
+                forms += [f"{parts[-1]}, {parts[0]}", f"{parts[-1]} {parts[0]}"]
+            forms += sorted((p for p in parts if len(p) >= 2), key=len, reverse=True)
+            out.append((full, re.compile("|".join(_name_pattern(f) for f in forms), re.I)))
+        return out
+
 
 _OWN_TOKEN = re.compile(r"\b(?:[PS]|ACCT|CARD)-[a-z2-7]{10}\b")
 _SLOT = re.compile("\x00([a-z]+)\x00")
@@ -224,22 +250,14 @@ class Anonymizer:
         # 0. tokens we produced earlier (a follow-up question quoting an answer) stay exactly as they are
         out = sub(_OWN_TOKEN, lambda m: m.group(0), text)
         # 1. the record's own identifiers, as written anywhere in the text
-        for raw, token in sorted(known.values.items(), key=lambda kv: -len(kv[0])):
-            if len(raw) >= 4:
-                out = sub(re.escape(raw), token, out, re.I)
+        if known.value_regex is not None:
+            out = sub(known.value_regex, lambda m: known.value_tokens[m.group(0).lower()], out)
         # 2. identifiers that contain name-like words
         out = sub(_EMAIL, "[EMAIL]", out)
         out = sub(_URL, "[URL]", out)
         # 3. the record's own people, longest form first: "Jane Doe", "Doe, Jane", "Doe Jane", then parts
-        for full in known.names:
-            pseudo = self.pseudonyms.person(full)
-            parts = full.split()
-            forms = [full]
-            if len(parts) >= 2:
-                forms += [f"{parts[-1]}, {parts[0]}", f"{parts[-1]} {parts[0]}"]
-            forms += sorted((p for p in parts if len(p) >= 2), key=len, reverse=True)
-            for form in forms:
-                out = sub(_name_pattern(form), pseudo, out, re.I)
+        for full, pattern in known.name_regexes:
+            out = sub(pattern, self.pseudonyms.person(full), out)
         # 4. pattern recognizers
         out = sub(_IP, "[IP]", out)
         out = sub(_MRN, "[MRN]", out)
@@ -378,7 +396,8 @@ def find_leaks(text: str, raw_values: Iterable[str]) -> list[str]:
     """Kinds of PII still present in outgoing text: known raw values and pattern hits (never the values)."""
     kinds = []
     low = text.lower()
-    if any(_contains_word(low, v.lower()) for v in raw_values if len(v) >= 3):
+    words = sorted({v.lower() for v in raw_values if len(v) >= 3}, key=len, reverse=True)
+    if words and re.search("(?<![a-z0-9])(?:" + "|".join(map(re.escape, words)) + ")(?![a-z0-9])", low):
         kinds.append("known_identifier")
     for kind, pattern in (("email", _EMAIL), ("ssn", _SSN), ("phone", _PHONE)):
         if pattern.search(text):
@@ -386,10 +405,6 @@ def find_leaks(text: str, raw_values: Iterable[str]) -> list[str]:
     if any(_is_card(m.group(0)) for m in _CARDLIKE.finditer(text)):
         kinds.append("card")
     return kinds
-
-
-def _contains_word(text: str, value: str) -> bool:
-    return re.search(rf"(?<![a-z0-9]){re.escape(value)}(?![a-z0-9])", text) is not None
 
 
 def guard(text: str, raw_values: Iterable[str], where: str) -> str:
