@@ -17,6 +17,7 @@ def complete(model: str, messages: list[dict[str, str]], *, home: Path, max_toke
     offline_environment()
     import litellm
 
+    litellm.suppress_debug_info = True  # its help banner goes to stdout on every error
     if model.startswith("local/"):
         from .local_llm import register_local_provider
 
