@@ -12,8 +12,8 @@ import numpy as np
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSIONS = 384
-MAX_WORDS = 180  # all-MiniLM-L6-v2 truncates at 256 word pieces
-OVERLAP_WORDS = 30
+MAX_WORDS = 110  # all-MiniLM-L6-v2 truncates at 256 word pieces; these texts run ~2.2 pieces per word
+OVERLAP_WORDS = 15
 
 
 def record_text(doc: dict[str, Any]) -> str:
@@ -87,7 +87,7 @@ class Embedder:
                 self._model = SentenceTransformer(self.model_path, device=self.device, local_files_only=True)
             return self._model
 
-    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    def embed(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)

@@ -88,7 +88,7 @@ def test_demo_runs_end_to_end_with_real_llm_and_leaks_no_pii(demo_env: Path, mon
         assert report["domains"][domain]["vault_records"] == COUNT
         assert report["domains"][domain]["dead_letters"] == 2
         assert report["domains"][domain]["raw_stream_entries"] == 0  # trimmed once durable
-    assert report["vectors"] == 2 * COUNT
+    assert report["vectors"] >= 2 * COUNT  # one or more chunks per record
     assert report["partitions_pending"] == 0
     assert "embedded" in printed and "Summary" in printed and "vault rows       120" in printed
 

