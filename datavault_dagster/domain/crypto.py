@@ -1,9 +1,17 @@
-"""Envelope encryption with AES-256-GCM: a keyring of master keys wraps a fresh data key per envelope.
+"""Envelope encryption with AES-256-GCM: master keys wrap per-subject keys, which wrap a data key per record.
 
 Shaped like cryptography's Fernet/MultiFernet: the primary key seals, any listed key opens, every
 failure to open is one opaque `InvalidToken`, and randomness is injectable for known-answer tests.
 
-Envelope layout (version 1)::
+Key hierarchy::
+
+    master key (keyring, by id)  --wraps-->  subject key (one per domain + subject pseudonym, stored
+    wrapped in datavault.subject_keys)  --wraps-->  data key (fresh per record)  --seals-->  record
+
+Destroying a subject's wrapped key (crypto-shredding) makes every envelope of that subject unreadable,
+wherever copies of it live; rotating a master key only re-wraps the small subject keys.
+
+Envelope layout, version 1 (master key; ingest-sealed stream entries, dead letters, legacy records)::
 
     0x01 | len(key_id) (1 byte) | key_id (ascii) | wrap_nonce (12) | wrapped data key (32 + 16 tag)
          | nonce (12) | ciphertext + tag (16)
@@ -11,6 +19,14 @@ Envelope layout (version 1)::
 The data key is wrapped under the master key with associated data ``b"datavault/dek|" + key_id``;
 the payload is sealed under the data key with associated data ``domain | record_id | key_id``, so an
 envelope moved to another record, domain or key id fails to open.
+
+Envelope layout, version 2 (subject key; vault records): the same fields, with ``0x02`` and the
+*subject key id* (``sk-`` + 16 hex digits) in place of the master key id; the data key is wrapped
+under the subject key with associated data ``b"datavault/dek|v2|" + subject_key_id`` and the payload
+is bound to ``domain | record_id | subject_key_id``.
+
+A wrapped subject key is ``wrap_nonce (12) | AES-GCM(master key, subject key) + tag (48)`` with
+associated data ``b"datavault/subject-key|" + domain | subject | subject_key_id | master key id``.
 """
 
 from __future__ import annotations
@@ -19,6 +35,7 @@ import base64
 import binascii
 import json
 import os
+import re
 import secrets
 import struct
 from collections.abc import Callable, Iterable, Mapping
@@ -30,11 +47,15 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .errors import InvalidToken, KeyringError
 
-VERSION = 1
+VERSION = 1  # sealed under a master key
+SUBJECT_VERSION = 2  # sealed under a subject key (vault records)
 KEY_BYTES = 32
 NONCE_BYTES = 12
 TAG_BYTES = 16
+SUBJECT_KEY_ID_BYTES = 8
 _WRAPPED_BYTES = KEY_BYTES + TAG_BYTES
+WRAPPED_SUBJECT_KEY_BYTES = NONCE_BYTES + _WRAPPED_BYTES
+_SUBJECT_KEY_ID = re.compile(r"sk-[0-9a-f]{16}")
 
 
 def associated_data(domain: str, record_id: str, key_id: str) -> bytes:
@@ -46,15 +67,43 @@ def _dek_aad(key_id: str) -> bytes:
     return b"datavault/dek|" + key_id.encode()
 
 
+def _subject_dek_aad(subject_key_id: str) -> bytes:
+    return b"datavault/dek|v2|" + subject_key_id.encode()
+
+
+def _subject_key_aad(domain: str, subject: str, subject_key_id: str, key_id: str) -> bytes:
+    return b"datavault/subject-key|" + "|".join((domain, subject, subject_key_id, key_id)).encode()
+
+
+def envelope_version(envelope: bytes) -> int:
+    """1 (sealed under a master key) or 2 (under a subject key); anything else is `InvalidToken`."""
+    if not envelope or envelope[0] not in (VERSION, SUBJECT_VERSION):
+        raise InvalidToken
+    return envelope[0]
+
+
 def key_id_of(envelope: bytes) -> str:
-    """The master key id an envelope was sealed under (readable without any key)."""
+    """The key id in an envelope's header: a master key id (v1) or a subject key id (v2); needs no key."""
     try:
-        if envelope[0] != VERSION:
-            raise InvalidToken
+        version = envelope_version(envelope)
         n = envelope[1]
-        return envelope[2 : 2 + n].decode("ascii")
+        key_id = envelope[2 : 2 + n].decode("ascii")
     except (IndexError, UnicodeDecodeError) as exc:
         raise InvalidToken from exc
+    if len(key_id) != n or (version == SUBJECT_VERSION and not _SUBJECT_KEY_ID.fullmatch(key_id)):
+        raise InvalidToken
+    return key_id
+
+
+@dataclass(frozen=True)
+class WrappedSubjectKey:
+    """One subject's data-encryption key as stored: wrapped by master key `key_id`, bound to its row."""
+
+    domain: str
+    subject: str  # the subject pseudonym, e.g. "S-abcdefghij"
+    subject_key_id: str  # "sk-" + 16 hex digits; named in the header of every v2 envelope it seals
+    key_id: str  # the master key that wraps it
+    wrapped: bytes = field(repr=False)  # wrap nonce (12) | AES-GCM ciphertext of the key + tag (48)
 
 
 @dataclass(frozen=True)
@@ -85,23 +134,34 @@ class Keyring:
         """Ids of every key that can open an envelope, primary first."""
         return [self.primary] + sorted(k for k in self.keys if k != self.primary)
 
-    def seal(self, plaintext: bytes, *, domain: str, record_id: str) -> bytes:
-        """Encrypt under a fresh data key wrapped by the primary master key."""
+    def seal(self, plaintext: bytes, *, domain: str, record_id: str,
+             subject_key: WrappedSubjectKey | None = None) -> bytes:
+        """Encrypt under a fresh data key wrapped by the primary master key (v1) or by `subject_key` (v2)."""
+        if subject_key is not None:
+            return self._seal_v2(plaintext, domain, record_id, subject_key)
         key_id = self.primary
         dek = self.random_bytes(KEY_BYTES)
         wrap_nonce = self.random_bytes(NONCE_BYTES)
         nonce = self.random_bytes(NONCE_BYTES)
         wrapped = AESGCM(self.keys[key_id]).encrypt(wrap_nonce, dek, _dek_aad(key_id))
         body = AESGCM(dek).encrypt(nonce, plaintext, associated_data(domain, record_id, key_id))
-        kid = key_id.encode("ascii")
-        return b"".join((struct.pack("BB", VERSION, len(kid)), kid, wrap_nonce, wrapped, nonce, body))
+        return _frame(VERSION, key_id, wrap_nonce, wrapped, nonce, body)
 
-    def open(self, envelope: bytes, *, domain: str, record_id: str) -> bytes:
-        """Decrypt an envelope sealed by any key in the ring; any failure is `InvalidToken`."""
+    def open(self, envelope: bytes, *, domain: str, record_id: str,
+             subject_key: WrappedSubjectKey | None = None) -> bytes:
+        """Decrypt an envelope: v1 under any listed master key, v2 under `subject_key` (which a listed
+        master key must unwrap). Any failure, including a missing or destroyed subject key, is `InvalidToken`."""
         key_id = key_id_of(envelope)
-        key = self.keys.get(key_id)
-        if key is None:
-            raise InvalidToken
+        if envelope[0] == SUBJECT_VERSION:
+            if subject_key is None or subject_key.subject_key_id != key_id:
+                raise InvalidToken
+            wrapping_key = self._unwrap_subject_key(subject_key)
+            dek_aad = _subject_dek_aad(key_id)
+        else:
+            master = self.keys.get(key_id)
+            if master is None:
+                raise InvalidToken
+            wrapping_key, dek_aad = master, _dek_aad(key_id)
         pos = 2 + len(key_id)
         wrap_nonce = envelope[pos : pos + NONCE_BYTES]
         wrapped = envelope[pos + NONCE_BYTES : pos + NONCE_BYTES + _WRAPPED_BYTES]
@@ -111,16 +171,69 @@ class Keyring:
         if len(nonce) != NONCE_BYTES or len(body) < TAG_BYTES:
             raise InvalidToken
         try:
-            dek = AESGCM(key).decrypt(wrap_nonce, wrapped, _dek_aad(key_id))
+            dek = AESGCM(wrapping_key).decrypt(wrap_nonce, wrapped, dek_aad)
             return AESGCM(dek).decrypt(nonce, body, associated_data(domain, record_id, key_id))
         except (InvalidTag, ValueError) as exc:
             raise InvalidToken from exc
 
-    def rotate(self, envelope: bytes, *, domain: str, record_id: str) -> bytes:
-        """Re-seal an envelope under the primary key (no-op copy if it already is)."""
-        if key_id_of(envelope) == self.primary:
+    def rotate(self, envelope: bytes, *, domain: str, record_id: str,
+               subject_key: WrappedSubjectKey | None = None) -> bytes:
+        """Re-seal a v1 envelope under the primary key (no-op copy if it already is), or upgrade it to v2
+        under `subject_key`. A v2 envelope is returned as is: rotating its subject key's wrap is enough."""
+        version = envelope_version(envelope)
+        if version == SUBJECT_VERSION:
+            self.open(envelope, domain=domain, record_id=record_id, subject_key=subject_key)  # still verified
             return envelope
-        return self.seal(self.open(envelope, domain=domain, record_id=record_id), domain=domain, record_id=record_id)
+        if subject_key is None and key_id_of(envelope) == self.primary:
+            return envelope
+        plaintext = self.open(envelope, domain=domain, record_id=record_id)
+        return self.seal(plaintext, domain=domain, record_id=record_id, subject_key=subject_key)
+
+    # --- subject keys -------------------------------------------------------------------------
+
+    def new_subject_key(self, domain: str, subject: str) -> WrappedSubjectKey:
+        """A fresh random subject key with a fresh id, wrapped under the primary master key."""
+        key = self.random_bytes(KEY_BYTES)
+        subject_key_id = "sk-" + self.random_bytes(SUBJECT_KEY_ID_BYTES).hex()
+        return self._wrap_subject_key(key, domain, subject, subject_key_id)
+
+    def rewrap_subject_key(self, subject_key: WrappedSubjectKey) -> WrappedSubjectKey:
+        """The same subject key wrapped under the primary master key (unchanged if it already is)."""
+        if subject_key.key_id == self.primary:
+            return subject_key
+        key = self._unwrap_subject_key(subject_key)
+        return self._wrap_subject_key(key, subject_key.domain, subject_key.subject, subject_key.subject_key_id)
+
+    def _wrap_subject_key(self, key: bytes, domain: str, subject: str, subject_key_id: str) -> WrappedSubjectKey:
+        nonce = self.random_bytes(NONCE_BYTES)
+        aad = _subject_key_aad(domain, subject, subject_key_id, self.primary)
+        wrapped = nonce + AESGCM(self.keys[self.primary]).encrypt(nonce, key, aad)
+        return WrappedSubjectKey(domain, subject, subject_key_id, self.primary, wrapped)
+
+    def _unwrap_subject_key(self, subject_key: WrappedSubjectKey) -> bytes:
+        master = self.keys.get(subject_key.key_id)
+        wrapped = subject_key.wrapped
+        if master is None or len(wrapped) != WRAPPED_SUBJECT_KEY_BYTES \
+                or not _SUBJECT_KEY_ID.fullmatch(subject_key.subject_key_id):
+            raise InvalidToken
+        aad = _subject_key_aad(subject_key.domain, subject_key.subject, subject_key.subject_key_id,
+                               subject_key.key_id)
+        try:
+            return AESGCM(master).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], aad)
+        except (InvalidTag, ValueError) as exc:
+            raise InvalidToken from exc
+
+    def _seal_v2(self, plaintext: bytes, domain: str, record_id: str, subject_key: WrappedSubjectKey) -> bytes:
+        if subject_key.domain != domain:
+            raise KeyringError("a subject key seals records of its own domain only")
+        key = self._unwrap_subject_key(subject_key)
+        skid = subject_key.subject_key_id
+        dek = self.random_bytes(KEY_BYTES)
+        wrap_nonce = self.random_bytes(NONCE_BYTES)
+        nonce = self.random_bytes(NONCE_BYTES)
+        wrapped = AESGCM(key).encrypt(wrap_nonce, dek, _subject_dek_aad(skid))
+        body = AESGCM(dek).encrypt(nonce, plaintext, associated_data(domain, record_id, skid))
+        return _frame(SUBJECT_VERSION, skid, wrap_nonce, wrapped, nonce, body)
 
     # --- construction -------------------------------------------------------------------------
 
@@ -166,7 +279,7 @@ class Keyring:
 
     def with_new_primary(self, key_id: str | None = None) -> Keyring:
         """A keyring that keeps every key and adds a new random primary."""
-        key_id = key_id or _next_key_id(self.keys)
+        key_id = key_id or next_key_id(self.keys)
         if key_id in self.keys:
             raise KeyringError(f"key id {key_id!r} already exists")
         keys = {key_id: AESGCM.generate_key(bit_length=256), **self.keys}
@@ -201,7 +314,13 @@ def save_keyring(ring: Keyring, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _next_key_id(keys: Mapping[str, bytes]) -> str:
+def _frame(version: int, key_id: str, wrap_nonce: bytes, wrapped: bytes, nonce: bytes, body: bytes) -> bytes:
+    kid = key_id.encode("ascii")
+    return b"".join((struct.pack("BB", version, len(kid)), kid, wrap_nonce, wrapped, nonce, body))
+
+
+def next_key_id(keys: Mapping[str, bytes]) -> str:
+    """The first free id of the form kN (N = number of keys + 1, counting up)."""
     n = len(keys) + 1
     while f"k{n}" in keys:
         n += 1
