@@ -84,10 +84,11 @@ def anonymize_entry(entry: Entry, domain: str, keyring: Keyring, anonymizer: Ano
 def seal_partition(
     rng: StreamRange, streams: Streams, vault: Vault, keyring: Keyring, anonymizer: Anonymizer
 ) -> SealReport:
-    """Read a stream range, anonymize and seal each record into the vault; bad ones become dead letters."""
+    """Read a stream range, anonymize each record and seal it under its subject's key into the vault; bad
+    ones become dead letters. Subject keys are created on first use (race-safe with concurrent runs)."""
     started = time.perf_counter()
     report = SealReport(partition_key=rng.partition_key, key_id=keyring.primary)
-    rows: list[VaultRow] = []
+    accepted: list[tuple[Entry, str, str, bytes]] = []  # entry, record id, subject pseudonym, anonymized JSON
     letters: list[DeadLetter] = []
     for entry in streams.read_range(rng):
         report.entries_read += 1
@@ -101,10 +102,14 @@ def seal_partition(
             letters.append(DeadLetter(rng.domain, entry.stream_id, exc.record_id, rng.partition_key, exc.code,
                                       exc.field, keyring.primary, sealed))
             continue
-        subject = json.loads(body)["subject"]
-        envelope = keyring.seal(body, domain=rng.domain, record_id=record.record_id)
-        rows.append(VaultRow(rng.domain, record.record_id, entry.stream_id, rng.partition_key, subject,
-                             keyring.primary, envelope))
+        accepted.append((entry, record.record_id, json.loads(body)["subject"], body))
+    subject_keys = vault.subject_keys(rng.domain, (a[2] for a in accepted), create=keyring.new_subject_key)
+    rows: list[VaultRow] = []
+    for entry, record_id, subject, body in accepted:
+        key = subject_keys[subject]
+        envelope = keyring.seal(body, domain=rng.domain, record_id=record_id, subject_key=key)
+        rows.append(VaultRow(rng.domain, record_id, entry.stream_id, rng.partition_key, subject, key.key_id,
+                             envelope))
     report.counts = vault.upsert_records(rows)
     report.sealed = len(rows)
     new_letters = vault.add_dead_letters(letters)
@@ -119,8 +124,9 @@ def seal_partition(
 
 
 def open_record(row: VaultRow, keyring: Keyring) -> dict:
-    """Decrypt a vault row to its anonymized document."""
-    return json.loads(keyring.open(row.envelope, domain=row.domain, record_id=row.record_id))
+    """Decrypt a vault row to its anonymized document (`InvalidToken` once its subject key is shredded)."""
+    return json.loads(keyring.open(row.envelope, domain=row.domain, record_id=row.record_id,
+                                   subject_key=row.subject_key))
 
 
 def embed_partition(

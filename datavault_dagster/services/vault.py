@@ -1,11 +1,15 @@
-"""The vault in PostgreSQL: sealed anonymized records and dead letters (schema `datavault`)."""
+"""The vault in PostgreSQL: sealed records, subject keys, dead letters and erasure receipts (schema `datavault`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg
+from psycopg.types.json import Jsonb
+
+from ..domain.crypto import SUBJECT_VERSION, WrappedSubjectKey, envelope_version, key_id_of
 
 SCHEMA_SQL = """
 CREATE SCHEMA IF NOT EXISTS datavault;
@@ -35,7 +39,39 @@ CREATE TABLE IF NOT EXISTS datavault.dead_letters (
     PRIMARY KEY (domain, stream_id)
 );
 CREATE INDEX IF NOT EXISTS dead_letters_partition_idx ON datavault.dead_letters (partition_key);
+CREATE TABLE IF NOT EXISTS datavault.subject_keys (
+    domain            text        NOT NULL,
+    subject_pseudonym text        NOT NULL,
+    subject_key_id    text        NOT NULL UNIQUE,
+    key_id            text        NOT NULL,
+    wrapped_key       bytea       NOT NULL,
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    rewrapped_at      timestamptz,
+    PRIMARY KEY (domain, subject_pseudonym)
+);
+CREATE INDEX IF NOT EXISTS subject_keys_key_id_idx ON datavault.subject_keys (key_id);
+CREATE TABLE IF NOT EXISTS datavault.erasure_receipts (
+    receipt_id         text        PRIMARY KEY,
+    subject_pseudonym  text        NOT NULL,
+    status             text        NOT NULL,
+    requested_at       timestamptz NOT NULL,
+    completed_at       timestamptz,
+    stream_cutoff_ms   bigint      NOT NULL,
+    receipt            jsonb       NOT NULL DEFAULT '{}'::jsonb,
+    pending_record_ids jsonb       NOT NULL DEFAULT '[]'::jsonb
+);
+CREATE INDEX IF NOT EXISTS erasure_receipts_subject_idx ON datavault.erasure_receipts (subject_pseudonym);
 """
+
+_ROW_COLS = "r.domain, r.record_id, r.stream_id, r.partition_key, r.subject_pseudonym, r.key_id, r.envelope"
+_SK_COLS = "sk.domain, sk.subject_pseudonym, sk.subject_key_id, sk.key_id, sk.wrapped_key"
+_WITH_KEY = "LEFT JOIN datavault.subject_keys sk ON sk.domain = r.domain AND sk.subject_pseudonym = r.subject_pseudonym"
+# a record is erased if its stream entry is no newer than an erasure of its subject (so replays skip it)
+_ERASED = (
+    "EXISTS (SELECT 1 FROM datavault.erasure_receipts e WHERE e.subject_pseudonym = {t}.subject_pseudonym "
+    "AND split_part({t}.stream_id, '-', 1)::bigint <= e.stream_cutoff_ms)"
+)
+
 
 _NEWER = (
     "(split_part(EXCLUDED.stream_id, '-', 1)::bigint, split_part(EXCLUDED.stream_id, '-', 2)::bigint) > "
@@ -45,7 +81,11 @@ _NEWER = (
 
 @dataclass(frozen=True)
 class VaultRow:
-    """A sealed record as stored."""
+    """A sealed record as stored, with its subject's wrapped key when read (None once it is shredded).
+
+    `key_id` is the master key that protects the record: the one wrapping its subject key (v2 envelopes),
+    or the one wrapping its data key (v1).
+    """
 
     domain: str
     record_id: str
@@ -54,6 +94,18 @@ class VaultRow:
     subject_pseudonym: str
     key_id: str
     envelope: bytes
+    subject_key: WrappedSubjectKey | None = None
+
+
+def _vault_row(row: Sequence) -> VaultRow:
+    """A VaultRow from `_ROW_COLS, _SK_COLS` columns."""
+    return VaultRow(*row[:6], bytes(row[6]), _subject_key(row[7:]))
+
+
+def _subject_key(cols: Sequence) -> WrappedSubjectKey | None:
+    if cols[0] is None:
+        return None
+    return WrappedSubjectKey(cols[0], cols[1], cols[2], cols[3], bytes(cols[4]))
 
 
 @dataclass(frozen=True)
@@ -72,11 +124,33 @@ class DeadLetter:
 
 @dataclass(frozen=True)
 class UpsertCounts:
-    """What an upsert did: new rows, rows replaced by a newer stream entry, rows left as they were."""
+    """What an upsert did: new rows, rows replaced by a newer stream entry, rows left as they were, and rows
+    refused because their subject was erased after their stream entry (or their subject key is gone)."""
 
     inserted: int
     updated: int
     unchanged: int
+    skipped_erased: int = 0
+
+
+@dataclass(frozen=True)
+class ShredResult:
+    """What destroying one subject's key removed from the vault."""
+
+    subject_key_ids: list[str]
+    records_deleted: dict[str, int]  # per domain
+    record_keys: list[tuple[str, str]]  # (domain, record_id) of the deleted records
+
+
+@dataclass(frozen=True)
+class ErasureStart:
+    """An erasure in progress: its receipt id, tombstone cutoff and records whose vectors are still pending."""
+
+    receipt_id: str
+    requested_at: datetime
+    stream_cutoff_ms: int
+    pending_record_keys: list[tuple[str, str]]
+    resumed: bool
 
 
 class Vault:
@@ -106,22 +180,45 @@ class Vault:
             self.conn.execute(SCHEMA_SQL)
 
     def upsert_records(self, rows: Sequence[VaultRow]) -> UpsertCounts:
-        """Insert new records; replace one only with a newer stream entry; re-runs change nothing."""
+        """Insert new records; replace one only with a newer stream entry; re-runs change nothing.
+
+        A v2 row lands only while the subject key that sealed it still exists (its subject key row is
+        share-locked, so a concurrent rotation or erasure waits), and never when its subject was erased
+        after its stream entry was written. `key_id` is taken from the subject key row.
+        """
         if not rows:
             return UpsertCounts(0, 0, 0)
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS incoming (LIKE datavault.records INCLUDING DEFAULTS) ON COMMIT DROP"
+                "CREATE TEMP TABLE IF NOT EXISTS incoming (LIKE datavault.records INCLUDING DEFAULTS, "
+                "subject_key_id text) ON COMMIT DROP"
             )
             cols = "domain, record_id, stream_id, partition_key, subject_pseudonym, key_id, envelope"
-            with cur.copy(f"COPY incoming ({cols}) FROM STDIN") as copy:
+            with cur.copy(f"COPY incoming ({cols}, subject_key_id) FROM STDIN") as copy:
                 for r in rows:
+                    skid = key_id_of(r.envelope) if envelope_version(r.envelope) == SUBJECT_VERSION else None
                     copy.write_row((r.domain, r.record_id, r.stream_id, r.partition_key, r.subject_pseudonym,
-                                    r.key_id, r.envelope))
+                                    r.key_id, r.envelope, skid))
+            cur.execute(
+                """SELECT 1 FROM datavault.subject_keys sk
+                   WHERE (sk.domain, sk.subject_pseudonym) IN (SELECT domain, subject_pseudonym FROM incoming)
+                   ORDER BY sk.domain, sk.subject_pseudonym FOR SHARE"""
+            )
+            cur.execute(
+                f"""CREATE TEMP TABLE IF NOT EXISTS eligible ON COMMIT DROP AS
+                    SELECT i.domain, i.record_id, i.stream_id, i.partition_key, i.subject_pseudonym,
+                           CASE WHEN i.subject_key_id IS NULL THEN i.key_id ELSE sk.key_id END AS key_id, i.envelope
+                    FROM incoming i
+                    LEFT JOIN datavault.subject_keys sk
+                      ON sk.domain = i.domain AND sk.subject_pseudonym = i.subject_pseudonym
+                    WHERE (i.subject_key_id IS NULL OR sk.subject_key_id = i.subject_key_id)
+                      AND NOT {_ERASED.format(t="i")}"""
+            )
+            eligible = cur.rowcount
             cur.execute(
                 f"""
                 INSERT INTO datavault.records AS r ({cols})
-                SELECT DISTINCT ON (domain, record_id) {cols} FROM incoming
+                SELECT DISTINCT ON (domain, record_id) {cols} FROM eligible
                 ORDER BY domain, record_id, split_part(stream_id, '-', 1)::bigint DESC,
                          split_part(stream_id, '-', 2)::bigint DESC
                 ON CONFLICT (domain, record_id) DO UPDATE SET
@@ -135,7 +232,240 @@ class Vault:
             flags = [row[0] for row in cur.fetchall()]
         inserted = sum(flags)
         updated = len(flags) - inserted
-        return UpsertCounts(inserted, updated, len(rows) - inserted - updated)
+        skipped = len(rows) - eligible
+        return UpsertCounts(inserted, updated, len(rows) - inserted - updated - skipped, skipped)
+
+    # --- subject keys ---------------------------------------------------------------------------
+
+    def subject_keys(self, domain: str, subjects: Iterable[str],
+                     create: Callable[[str, str], WrappedSubjectKey] | None = None) -> dict[str, WrappedSubjectKey]:
+        """Wrapped keys of subjects by pseudonym; with `create`, missing ones are created first.
+
+        Race-safe with concurrent runs: candidates are inserted with ON CONFLICT DO NOTHING and every key is
+        read back, so all writers of a subject seal under the one key that won.
+        """
+        wanted = sorted(set(subjects))
+        if not wanted:
+            return {}
+        found = self._read_subject_keys(domain, wanted)
+        missing = [s for s in wanted if s not in found]
+        if missing and create is not None:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                cur.executemany(
+                    """INSERT INTO datavault.subject_keys (domain, subject_pseudonym, subject_key_id, key_id,
+                       wrapped_key) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (domain, subject_pseudonym) DO NOTHING""",
+                    [(k.domain, k.subject, k.subject_key_id, k.key_id, k.wrapped)
+                     for k in (create(domain, s) for s in missing)],
+                )
+            found |= self._read_subject_keys(domain, missing)
+        return found
+
+    def _read_subject_keys(self, domain: str, subjects: list[str]) -> dict[str, WrappedSubjectKey]:
+        cur = self.conn.execute(
+            f"SELECT {_SK_COLS} FROM datavault.subject_keys sk WHERE sk.domain = %s AND sk.subject_pseudonym = ANY(%s)",
+            (domain, subjects),
+        )
+        return {row[1]: _subject_key(row) for row in cur.fetchall()}  # type: ignore[misc]
+
+    def subject_keys_not_under(self, key_id: str, partition_key: str | None = None,
+                               limit: int | None = 1000) -> list[WrappedSubjectKey]:
+        """Subject keys wrapped by any master key but `key_id` (of one partition's subjects, or any)."""
+        sql = f"SELECT {_SK_COLS} FROM datavault.subject_keys sk WHERE sk.key_id <> %s"
+        params: list = [key_id]
+        if partition_key is not None:
+            sql += (" AND (sk.domain, sk.subject_pseudonym) IN (SELECT domain, subject_pseudonym "
+                    "FROM datavault.records WHERE partition_key = %s)")
+            params.append(partition_key)
+        cur = self.conn.execute(sql + " ORDER BY sk.domain, sk.subject_pseudonym LIMIT %s", (*params, limit))
+        return [_subject_key(row) for row in cur.fetchall()]  # type: ignore[misc]
+
+    def replace_subject_keys(
+        self, old_and_new: Sequence[tuple[WrappedSubjectKey, WrappedSubjectKey]]
+    ) -> tuple[int, int]:
+        """Store re-wrapped subject keys and move their v2 records' `key_id` with them, in one transaction.
+
+        A key changed or destroyed meanwhile (another rotation, an erasure) is left alone. Returns
+        (subject keys re-wrapped, records whose key id moved).
+        """
+        keys = records = 0
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            for old, new in old_and_new:
+                cur.execute(
+                    """UPDATE datavault.subject_keys SET key_id = %s, wrapped_key = %s, rewrapped_at = now()
+                       WHERE domain = %s AND subject_pseudonym = %s AND subject_key_id = %s AND key_id = %s""",
+                    (new.key_id, new.wrapped, old.domain, old.subject, old.subject_key_id, old.key_id),
+                )
+                if cur.rowcount != 1:
+                    continue
+                keys += 1
+                cur.execute(
+                    """UPDATE datavault.records SET key_id = %s
+                       WHERE domain = %s AND subject_pseudonym = %s AND key_id <> %s
+                         AND get_byte(envelope, 0) = 2""",
+                    (new.key_id, new.domain, new.subject, new.key_id),
+                )
+                records += cur.rowcount
+        return keys, records
+
+    def legacy_records(self, partition_key: str | None = None, limit: int | None = 1000) -> list[VaultRow]:
+        """Records still in a version-1 envelope (sealed under a master key before subject keys existed)."""
+        sql = f"SELECT {_ROW_COLS}, {_SK_COLS} FROM datavault.records r {_WITH_KEY} WHERE get_byte(r.envelope, 0) = 1"
+        params: list = []
+        if partition_key is not None:
+            sql += " AND r.partition_key = %s"
+            params.append(partition_key)
+        cur = self.conn.execute(sql + " ORDER BY r.domain, r.record_id LIMIT %s", (*params, limit))
+        return [_vault_row(row) for row in cur.fetchall()]
+
+    def replace_envelopes(self, rows: Sequence[tuple[VaultRow, str, bytes]]) -> int:
+        """Swap (row, new key id, new envelope) where the row still holds the envelope it was read with."""
+        done = 0
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            for row, key_id, envelope in rows:
+                cur.execute(
+                    """UPDATE datavault.records SET key_id = %s, envelope = %s
+                       WHERE domain = %s AND record_id = %s AND envelope = %s""",
+                    (key_id, envelope, row.domain, row.record_id, row.envelope),
+                )
+                done += cur.rowcount
+        return done
+
+    def dead_letters_not_under(self, key_id: str, partition_key: str | None = None,
+                               limit: int | None = 1000) -> list[DeadLetter]:
+        """Dead letters sealed under any master key but `key_id`."""
+        sql = """SELECT domain, stream_id, record_id, partition_key, reason_code, field, key_id, sealed_payload
+                 FROM datavault.dead_letters WHERE key_id <> %s"""
+        params: list = [key_id]
+        if partition_key is not None:
+            sql += " AND partition_key = %s"
+            params.append(partition_key)
+        rows = self.conn.execute(sql + " ORDER BY domain, stream_id LIMIT %s", (*params, limit)).fetchall()
+        return [DeadLetter(*row[:7], bytes(row[7])) for row in rows]
+
+    def replace_dead_letter_seals(self, letters: Sequence[tuple[DeadLetter, str, bytes]]) -> int:
+        """Swap (dead letter, new key id, new sealed payload) where it is unchanged since it was read."""
+        done = 0
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            for d, key_id, sealed in letters:
+                cur.execute(
+                    """UPDATE datavault.dead_letters SET key_id = %s, sealed_payload = %s
+                       WHERE domain = %s AND stream_id = %s AND key_id = %s""",
+                    (key_id, sealed, d.domain, d.stream_id, d.key_id),
+                )
+                done += cur.rowcount
+        return done
+
+    def partition_keys(self) -> list[str]:
+        """Every partition that holds records or dead letters."""
+        rows = self.conn.execute(
+            """SELECT partition_key FROM datavault.records UNION
+               SELECT partition_key FROM datavault.dead_letters ORDER BY 1"""
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def key_usage(self, key_id: str) -> dict[str, int]:
+        """How many subject keys, records and dead letters still depend on master key `key_id`."""
+        return {
+            "subject_keys": self._count("SELECT count(*) FROM datavault.subject_keys WHERE key_id = %s", key_id),
+            "records": self._count("SELECT count(*) FROM datavault.records WHERE key_id = %s", key_id),
+            "dead_letters": self._count("SELECT count(*) FROM datavault.dead_letters WHERE key_id = %s", key_id),
+        }
+
+    def subject_key_counts(self) -> dict[str, int]:
+        """Subject keys per master key id."""
+        return dict(self.conn.execute("SELECT key_id, count(*) FROM datavault.subject_keys GROUP BY key_id").fetchall())
+
+    def _count(self, sql: str, *params: object) -> int:
+        return int(self.conn.execute(sql, params).fetchone()[0])  # type: ignore[index]
+
+    # --- erasure --------------------------------------------------------------------------------
+
+    def start_erasure(
+        self, receipt_id: str, subject: str, requested_at: datetime, stream_cutoff_ms: int
+    ) -> ErasureStart:
+        """Write the erasure's tombstone (from now on no entry of the subject up to the cutoff lands in the
+        vault), or resume an erasure of the same subject that did not complete."""
+        with self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(hashtext('datavault.erasure|' || %s))", (subject,))
+            row = self.conn.execute(
+                """SELECT receipt_id, requested_at, stream_cutoff_ms, pending_record_ids FROM datavault.erasure_receipts
+                   WHERE subject_pseudonym = %s AND status = 'in_progress' ORDER BY requested_at LIMIT 1""",
+                (subject,),
+            ).fetchone()
+            if row is not None:
+                self.conn.execute(
+                    "UPDATE datavault.erasure_receipts SET stream_cutoff_ms = greatest(stream_cutoff_ms, %s) "
+                    "WHERE receipt_id = %s", (stream_cutoff_ms, row[0]),
+                )
+                return ErasureStart(row[0], row[1], max(row[2], stream_cutoff_ms),
+                                    [tuple(k) for k in row[3]], resumed=True)  # type: ignore[misc]
+            self.conn.execute(
+                """INSERT INTO datavault.erasure_receipts (receipt_id, subject_pseudonym, status, requested_at,
+                   stream_cutoff_ms) VALUES (%s, %s, 'in_progress', %s, %s)""",
+                (receipt_id, subject, requested_at, stream_cutoff_ms),
+            )
+        return ErasureStart(receipt_id, requested_at, stream_cutoff_ms, [], resumed=False)
+
+    def shred_subject(self, subject: str, receipt_id: str) -> ShredResult:
+        """Destroy a subject's keys and delete its records, in one transaction that also notes (in the
+        receipt, until its vectors are gone) which records those were."""
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute(
+                "DELETE FROM datavault.subject_keys WHERE subject_pseudonym = %s RETURNING subject_key_id", (subject,)
+            )
+            skids = sorted(r[0] for r in cur.fetchall())
+            cur.execute(
+                "DELETE FROM datavault.records WHERE subject_pseudonym = %s RETURNING domain, record_id", (subject,)
+            )
+            keys = sorted((r[0], r[1]) for r in cur.fetchall())
+            cur.execute(
+                """UPDATE datavault.erasure_receipts
+                   SET pending_record_ids = (SELECT coalesce(jsonb_agg(DISTINCT x), '[]'::jsonb)
+                                             FROM jsonb_array_elements(pending_record_ids || %s) AS x)
+                   WHERE receipt_id = %s""",
+                (Jsonb([list(k) for k in keys]), receipt_id),
+            )
+        per_domain: dict[str, int] = {}
+        for domain, _ in keys:
+            per_domain[domain] = per_domain.get(domain, 0) + 1
+        return ShredResult(skids, per_domain, keys)
+
+    def delete_dead_letters(self, keys: Sequence[tuple[str, str]]) -> int:
+        """Delete dead letters by (domain, stream_id)."""
+        if not keys:
+            return 0
+        cur = self.conn.execute(
+            """DELETE FROM datavault.dead_letters d USING unnest(%s::text[], %s::text[]) AS k(dom, sid)
+               WHERE d.domain = k.dom AND d.stream_id = k.sid""",
+            ([k[0] for k in keys], [k[1] for k in keys]),
+        )
+        return cur.rowcount
+
+    def complete_erasure(self, receipt_id: str, completed_at: datetime, receipt: dict) -> None:
+        """Store the final receipt and forget which records were involved (counts stay, ids go)."""
+        self.conn.execute(
+            """UPDATE datavault.erasure_receipts SET status = 'complete', completed_at = %s, receipt = %s,
+               pending_record_ids = '[]'::jsonb WHERE receipt_id = %s""",
+            (completed_at, Jsonb(receipt), receipt_id),
+        )
+
+    def erasure_receipts(self, subject: str | None = None) -> list[dict]:
+        """Stored receipts (newest last), all or of one subject pseudonym."""
+        sql = "SELECT status, receipt, receipt_id, subject_pseudonym FROM datavault.erasure_receipts"
+        params: tuple[str, ...] = ()
+        if subject is not None:
+            sql += " WHERE subject_pseudonym = %s"
+            params = (subject,)
+        rows = self.conn.execute(sql + " ORDER BY requested_at", params).fetchall()
+        return [{**(r[1] or {}), "status": r[0], "receipt_id": r[2], "subject_pseudonym": r[3]} for r in rows]
+
+    def subject_record_count(self, subject: str) -> int:
+        """Records of a subject pseudonym still in the vault."""
+        return self._count("SELECT count(*) FROM datavault.records WHERE subject_pseudonym = %s", subject)
+
+    def subject_key_count(self, subject: str) -> int:
+        """Keys of a subject pseudonym still in the vault."""
+        return self._count("SELECT count(*) FROM datavault.subject_keys WHERE subject_pseudonym = %s", subject)
 
     def add_dead_letters(self, letters: Iterable[DeadLetter]) -> list[DeadLetter]:
         """Store dead letters; returns those that were new (a replayed partition adds none)."""
@@ -156,23 +486,23 @@ class Vault:
     def partition_records(self, partition_key: str) -> list[VaultRow]:
         """Every record whose newest version came from a partition."""
         cur = self.conn.execute(
-            """SELECT domain, record_id, stream_id, partition_key, subject_pseudonym, key_id, envelope
-               FROM datavault.records WHERE partition_key = %s ORDER BY domain, record_id""",
+            f"""SELECT {_ROW_COLS}, {_SK_COLS} FROM datavault.records r {_WITH_KEY}
+                WHERE r.partition_key = %s ORDER BY r.domain, r.record_id""",
             (partition_key,),
         )
-        return [VaultRow(*row[:6], bytes(row[6])) for row in cur.fetchall()]
+        return [_vault_row(row) for row in cur.fetchall()]
 
     def get_records(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], VaultRow]:
         """Records by (domain, record_id); missing keys (e.g. erased subjects) are simply absent."""
         if not keys:
             return {}
         cur = self.conn.execute(
-            """SELECT domain, record_id, stream_id, partition_key, subject_pseudonym, key_id, envelope
-               FROM datavault.records r
-               JOIN unnest(%s::text[], %s::text[]) AS k(d, id) ON r.domain = k.d AND r.record_id = k.id""",
+            f"""SELECT {_ROW_COLS}, {_SK_COLS} FROM datavault.records r
+                JOIN unnest(%s::text[], %s::text[]) AS k(d, id) ON r.domain = k.d AND r.record_id = k.id
+                {_WITH_KEY}""",
             ([k[0] for k in keys], [k[1] for k in keys]),
         )
-        return {(row[0], row[1]): VaultRow(*row[:6], bytes(row[6])) for row in cur.fetchall()}
+        return {(row[0], row[1]): _vault_row(row) for row in cur.fetchall()}
 
     def dead_letters(self, partition_key: str | None = None) -> list[DeadLetter]:
         """Dead letters, all or of one partition."""
