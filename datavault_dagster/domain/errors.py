@@ -38,3 +38,20 @@ class LeakDetected(DataVaultError):
         self.where = where
         self.kinds = sorted(set(kinds))
         super().__init__(f"blocked {where}: possible PII of kind(s) {', '.join(self.kinds)}")
+
+
+class InvalidSubject(DataVaultError):
+    """A value given as a subject pseudonym is not one; never echoes the value (it may be a real name)."""
+
+    def __init__(self) -> None:
+        super().__init__("not a subject pseudonym: expected 'S-' and 10 characters a-z/2-7 (see `datavault forget -h`)")
+
+
+class KeyInUse(DataVaultError):
+    """A master key cannot be retired while anything still depends on it; names the counts, never key bytes."""
+
+    def __init__(self, key_id: str, usage: dict[str, int]) -> None:
+        self.key_id = key_id
+        self.usage = usage
+        users = ", ".join(f"{n} {what}" for what, n in usage.items() if n)
+        super().__init__(f"master key {key_id!r} is still in use ({users})")

@@ -124,6 +124,37 @@ class Streams:
         """Entries in a domain's dead-letter stream."""
         return int(self.client.xlen(dead_letter_stream(domain)))
 
+    def scan(self, domain: str, dead_letters: bool = False, page: int = 1000) -> Iterator[Entry]:
+        """Every entry of a domain's raw (or dead-letter) stream, oldest first, paged."""
+        key = dead_letter_stream(domain) if dead_letters else raw_stream(domain)
+        start = "-"
+        while True:
+            rows = self.client.xrange(key, min=start, max="+", count=page)
+            for sid, fields in rows:
+                yield Entry(sid.decode(), _decode(fields))
+            if len(rows) < page:
+                return
+            start = f"({rows[-1][0].decode()}"
+
+    def delete_ids(self, domain: str, ids: Iterable[str], dead_letters: bool = False) -> int:
+        """XDEL the given entries of a domain's raw (or dead-letter) stream."""
+        key = dead_letter_stream(domain) if dead_letters else raw_stream(domain)
+        ids = list(ids)
+        return sum(self.client.xdel(key, *ids[i : i + 1000]) for i in range(0, len(ids), 1000))
+
+    def replace_dead_letter(self, domain: str, stream_id: str, fields: dict[str, str]) -> str:
+        """Atomically re-add a dead-letter entry with new fields (e.g. re-sealed) and drop the old one."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.xadd(dead_letter_stream(domain), fields)
+        pipe.xdel(dead_letter_stream(domain), stream_id)
+        new_id, _ = pipe.execute()
+        return new_id.decode()
+
+    def time_ms(self) -> int:
+        """The Redis server's clock in milliseconds (stream ids are drawn from it)."""
+        seconds, micros = self.client.time()
+        return int(seconds) * 1000 + int(micros) // 1000
+
     def close(self) -> None:
         """Close the connection pool."""
         self.client.close()

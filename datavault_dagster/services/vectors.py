@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import lancedb
 import numpy as np
@@ -38,8 +40,28 @@ class VectorRow:
     model: str
 
 
+@dataclass(frozen=True)
+class VectorErasure:
+    """What physically removing some records' vectors did."""
+
+    vectors_deleted: int
+    fragments_rewritten: int
+    versions_removed: int
+    versions_left: int
+
+
 def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def _records_where(keys: Sequence[tuple[str, str]]) -> str:
+    by_domain: dict[str, list[str]] = {}
+    for domain, record_id in keys:
+        by_domain.setdefault(domain, []).append(record_id)
+    return " OR ".join(
+        f"(domain = {_quote(d)} AND record_id IN ({', '.join(_quote(r) for r in sorted(ids))}))"
+        for d, ids in sorted(by_domain.items())
+    )
 
 
 class VectorStore:
@@ -115,3 +137,48 @@ class VectorStore:
             if pa.types.is_string(arrow.schema.field(name).type):
                 out.extend(v for v in arrow.column(name).to_pylist() if v)
         return out
+
+    def count_records(self, keys: Sequence[tuple[str, str]]) -> int:
+        """Vector rows of the given (domain, record_id) records."""
+        return self.table().count_rows(_records_where(keys)) if keys else 0
+
+    def versions(self) -> int:
+        """Versions of the table that can still be checked out (old versions keep deleted rows readable)."""
+        return len(self.table().list_versions())
+
+    def erase_records(self, keys: Sequence[tuple[str, str]]) -> VectorErasure:
+        """Delete records' vectors so that no byte of them is left on disk, not even in old versions.
+
+        A LanceDB delete only marks rows in a deletion file, and compaction skips a fragment with few
+        deletions, so the other rows of every fragment holding a victim are rewritten in the same commit
+        (the fragment is then wholly deleted and dropped); then every old version is cleaned up.
+        Run it when no other process is writing the table (old versions vanish under their readers).
+        """
+        table = self.table()
+        if not keys:
+            return VectorErasure(0, 0, 0, len(table.list_versions()))
+        victims = _records_where(keys)
+        hits = table.search().where(victims).with_row_id(True).select(["id"]).limit(None).to_arrow()
+        deleted = hits.num_rows
+        fragments = sorted({int(r) >> 32 for r in hits.column("_rowid").to_pylist()})
+        if fragments:
+            in_fragments = " OR ".join(f"(_rowid >= {f << 32} AND _rowid < {(f + 1) << 32})" for f in fragments)
+            survivors = (
+                table.search().where(f"({in_fragments}) AND NOT ({victims})").select(SCHEMA.names)
+                .limit(None).to_arrow()
+            )
+            if survivors.num_rows:
+                (
+                    table.merge_insert("id").when_matched_update_all()
+                    .when_not_matched_by_source_delete(victims)
+                    .execute(survivors.select(SCHEMA.names).cast(SCHEMA))
+                )
+            else:
+                table.delete(victims)
+        present, latest = len(table.list_versions()), table.version
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*cleanup_older_than=0.*")
+            table.optimize(cleanup_older_than=timedelta(0))
+        present += table.version - latest  # a compaction commit, if optimize made one
+        versions_after = len(table.list_versions())
+        return VectorErasure(deleted, len(fragments), present - versions_after, versions_after)
