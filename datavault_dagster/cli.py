@@ -1,4 +1,4 @@
-"""The `datavault` command: demo, produce, process, ask, anonymize, status."""
+"""The `datavault` command: demo, produce, process, ask, anonymize, status, forget, keys."""
 
 from __future__ import annotations
 
@@ -159,8 +159,180 @@ def status(settings: Settings) -> dict:
         }
     report["vectors"] = vectors.count()
     report["records_per_key_id"] = vault.key_id_counts()
+    report["subject_keys_per_key_id"] = vault.subject_key_counts()
+    report["erasures"] = len(vault.erasure_receipts())
     vault.close()
     return report
+
+
+# --- forget ----------------------------------------------------------------------------------------
+
+def subject_pseudonym(settings: Settings, domain: str, subject_id: str) -> str:
+    """The pseudonym `S-…` of a producer's subject id, computed locally with the pseudonym key."""
+    from . import runtime
+    from .domain.anonymize import Pseudonymizer
+
+    return Pseudonymizer(runtime.keyring_for(settings).pseudonym_key).subject(domain, subject_id)
+
+
+def forget(settings: Settings, subject: str, via_dagster: bool = False, progress: bool = True) -> dict:
+    """Erase one subject (by pseudonym) everywhere; returns the erasure receipt."""
+    from tqdm import tqdm
+
+    from . import runtime
+    from .domain.anonymize import Pseudonymizer
+    from .domain.erasure import check_subject_pseudonym
+    from .erasure import STEPS, forget_subject
+    from .services.streams import Streams
+    from .services.vault import Vault
+    from .services.vectors import VectorStore
+
+    check_subject_pseudonym(subject)
+    if via_dagster:
+        from .orchestrate import run_job
+
+        out = run_job(settings.home, "forget_subject", {"ops": {"forget": {"config": {"subject_pseudonym": subject}}}},
+                      launched_by="datavault forget --via-dagster")
+        return {**out["output"], "dagster_run_id": out["run_id"]}
+    keyring = runtime.keyring_for(settings)
+    streams = Streams(runtime.redis_url(settings))
+    vault = Vault(runtime.postgres_url(settings))
+    vault.ensure_schema()
+    try:
+        with tqdm(total=len(STEPS), unit="step", desc=f"forget {subject}", disable=not progress, leave=False) as bar:
+            def step(name: str, counts: dict) -> None:
+                bar.set_postfix_str(name)
+                bar.update(1)
+                log.info("forget %s: %s %s", subject, name, counts)
+
+            return forget_subject(subject, streams=streams, vault=vault, vectors=VectorStore(settings.lancedb_uri),
+                                  keyring=keyring, pseudonym=Pseudonymizer(keyring.pseudonym_key).subject,
+                                  on_step=step)
+    finally:
+        vault.close()
+        streams.close()
+
+
+# --- keys ----------------------------------------------------------------------------------------
+
+ENV_ROTATION_HELP = (
+    "The master keys come from DATAVAULT_MASTER_KEYS, which datavault does not rewrite, and everything is "
+    "already under its primary {primary!r}. To rotate: put a new key FIRST in DATAVAULT_MASTER_KEYS and keep the "
+    "old ones after it, e.g.\n"
+    "  export DATAVAULT_MASTER_KEYS=\"{suggested}:$(python -c 'import os,base64;"
+    "print(base64.b64encode(os.urandom(32)).decode())'),$DATAVAULT_MASTER_KEYS\"\n"
+    "(and the same for the Dagster deployment), then run `datavault keys rotate` again to re-wrap."
+)
+
+
+def keys_report(settings: Settings) -> dict:
+    """Key ids, where they come from, and what depends on each."""
+    from . import runtime
+    from .rotation import key_usage
+    from .services.streams import Streams
+    from .services.vault import Vault
+
+    keyring = runtime.keyring_for(settings)
+    streams = Streams(runtime.redis_url(settings))
+    vault = Vault(runtime.postgres_url(settings))
+    vault.ensure_schema()
+    try:
+        return {
+            "source": "DATAVAULT_MASTER_KEYS" if runtime.keys_from_env(settings) else str(settings.keyring_path),
+            "primary": keyring.primary,
+            "keys": {k: key_usage(k, vault, streams) for k in keyring.key_ids},
+        }
+    finally:
+        vault.close()
+        streams.close()
+
+
+def keys_rotate(settings: Settings, key_id: str | None = None, via_dagster: bool = False,
+                progress: bool = True, out=sys.stdout) -> int:  # noqa: ANN001
+    """Add a new primary master key (keyring file) and re-wrap everything under the primary."""
+    from tqdm import tqdm
+
+    from . import runtime
+    from .domain.crypto import next_key_id
+    from .rotation import needs_rotation, rotate_all
+    from .services.streams import Streams
+    from .services.vault import Vault
+
+    keyring = runtime.keyring_for(settings)
+    vault = Vault(runtime.postgres_url(settings))
+    vault.ensure_schema()
+    try:
+        if runtime.keys_from_env(settings):
+            if key_id or not needs_rotation(vault, keyring):
+                print(ENV_ROTATION_HELP.format(primary=keyring.primary, suggested=key_id or next_key_id(keyring.keys)),
+                      file=sys.stderr)
+                return 2
+        else:
+            keyring = keyring.with_new_primary(key_id)
+            runtime.save_keyring_file(settings, keyring)
+            print(f"added master key {keyring.primary!r} as the primary of {settings.keyring_path}", file=out)
+        if via_dagster:
+            from .orchestrate import run_job
+
+            result = run_job(settings.home, "rotate_keys", launched_by="datavault keys rotate --via-dagster")
+            print(json.dumps({**result["output"], "dagster_run_id": result["run_id"]}, indent=2), file=out)
+            return 0
+        streams = Streams(runtime.redis_url(settings))
+        with tqdm(unit="partition", desc=f"re-wrap under {keyring.primary}", disable=not progress,
+                  leave=False) as bar:
+            def step(done: int, total: int, report) -> None:  # noqa: ANN001
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+
+            rotation = rotate_all(vault, keyring, streams, on_partition=step)
+        streams.close()
+        print(json.dumps({
+            "primary": rotation.primary,
+            "partitions": len(rotation.partitions) - 1,
+            "subject_keys_rewrapped": rotation.total("subject_keys_rewrapped"),
+            "records_moved": rotation.total("records_moved"),
+            "records_upgraded": rotation.total("records_upgraded"),
+            "dead_letters_resealed": rotation.total("dead_letters_resealed"),
+            "dead_letter_stream_entries_resealed": rotation.total("dead_letter_stream_entries_resealed"),
+            "records_per_key_id": rotation.records_per_key_id,
+            "subject_keys_per_key_id": rotation.subject_keys_per_key_id,
+            "seconds": round(rotation.seconds, 3),
+        }, indent=2), file=out)
+        return 0
+    finally:
+        vault.close()
+
+
+def keys_retire(settings: Settings, key_id: str, out=sys.stdout) -> int:  # noqa: ANN001
+    """Drop a master key that nothing depends on any more (refuses otherwise)."""
+    from . import runtime
+    from .domain.errors import KeyInUse, KeyringError
+    from .rotation import retire
+    from .services.streams import Streams
+    from .services.vault import Vault
+
+    keyring = runtime.keyring_for(settings)
+    streams = Streams(runtime.redis_url(settings))
+    vault = Vault(runtime.postgres_url(settings))
+    vault.ensure_schema()
+    try:
+        smaller = retire(key_id, keyring, vault, streams)
+    except (KeyInUse, KeyringError) as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        if isinstance(exc, KeyInUse):
+            print("run `datavault keys rotate` (and `datavault process` for sealed raw entries) first", file=sys.stderr)
+        return 1
+    finally:
+        vault.close()
+        streams.close()
+    if runtime.keys_from_env(settings):
+        print(f"nothing uses master key {key_id!r} any more: remove its entry from DATAVAULT_MASTER_KEYS "
+              "(and from the Dagster deployment's environment)", file=out)
+    else:
+        runtime.save_keyring_file(settings, smaller)
+        print(f"retired master key {key_id!r}; keyring {settings.keyring_path} now holds {smaller.key_ids}", file=out)
+    return 0
 
 
 # --- anonymize -----------------------------------------------------------------------------------
@@ -255,6 +427,22 @@ def demo(settings: Settings, count: int, seed: int, questions: Sequence[str], ou
 
 # --- entry point ---------------------------------------------------------------------------------
 
+def _forget_command(settings: Settings, args: argparse.Namespace) -> int:
+    from .domain.errors import InvalidSubject
+
+    if bool(args.subject) == bool(args.subject_id) or (args.subject_id and not args.domain):
+        print("give either a subject pseudonym S-… or --domain D --subject-id ID", file=sys.stderr)
+        return 2
+    subject = args.subject or subject_pseudonym(settings, args.domain, args.subject_id)
+    try:
+        receipt = forget(settings, subject, via_dagster=args.via_dagster)
+    except InvalidSubject as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(json.dumps(receipt, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also documents the commands)."""
     p = argparse.ArgumentParser(prog="datavault", description=__doc__)
@@ -284,6 +472,24 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--domain", choices=["healthcare", "finance"], help="domain of --jsonl records")
 
     sub.add_parser("status", help="counts, lag and dead letters")
+
+    f = sub.add_parser("forget", help="right to erasure: shred one subject's key and remove every trace; print "
+                                      "the receipt (JSON)")
+    f.add_argument("subject", nargs="?", help="the subject pseudonym S-xxxxxxxxxx (as stored in the vault)")
+    f.add_argument("--domain", choices=["healthcare", "finance"], help="with --subject-id")
+    f.add_argument("--subject-id", help="the producer's subject id (patient_id / customer_id); pseudonymized "
+                                        "locally, never logged or sent to Dagster")
+    f.add_argument("--via-dagster", action="store_true",
+                   help="run the forget_subject job on the Dagster instance (its config holds the pseudonym only)")
+
+    k = sub.add_parser("keys", help="master keys: list, rotate, retire")
+    ksub = k.add_subparsers(dest="keys_command", required=True)
+    ksub.add_parser("list", help="key ids, their source and what depends on each (JSON)")
+    kr = ksub.add_parser("rotate", help="add a new primary master key (keyring file) and re-wrap every subject key")
+    kr.add_argument("--key-id", help="id of the new key (default: the next kN)")
+    kr.add_argument("--via-dagster", action="store_true", help="re-wrap with the rotate_keys job on the instance")
+    kt = ksub.add_parser("retire", help="drop a master key; refuses while anything still uses it")
+    kt.add_argument("key_id")
     return p
 
 
@@ -324,6 +530,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1 if rejected else 0
         elif args.command == "status":
             print(json.dumps(status(settings), indent=2))
+        elif args.command == "forget":
+            return _forget_command(settings, args)
+        elif args.command == "keys" and args.keys_command == "list":
+            print(json.dumps(keys_report(settings), indent=2))
+        elif args.command == "keys" and args.keys_command == "rotate":
+            return keys_rotate(settings, args.key_id, args.via_dagster)
+        elif args.command == "keys" and args.keys_command == "retire":
+            return keys_retire(settings, args.key_id)
         return 0
     finally:
         embedded.stop_all()

@@ -152,3 +152,15 @@ def ask_via_dagster(home: Path, question: str, top_k: int) -> dict:
         result = job.execute_in_process(instance=instance, run_config=run_config,
                                         tags={"datavault/launched_by": "datavault ask --via-dagster"})
     return {"run_id": result.run_id, **result.output_for_node("answer")}
+
+
+def run_job(home: Path, job_name: str, run_config: dict | None = None, launched_by: str = "datavault") -> dict:
+    """Run one of the non-partitioned jobs on the instance; returns its run id and its single op's output."""
+    ensure_dagster_home(home)
+    defs = load_definitions()
+    job = defs.resolve_job_def(job_name)
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, run_config={**QUIET_RUN_CONFIG, **(run_config or {})},
+                                        tags={"datavault/launched_by": launched_by})
+    node = job.graph.node_defs[0].name
+    return {"run_id": result.run_id, "output": result.output_for_node(node)}

@@ -6,7 +6,7 @@ import threading
 from functools import cache
 
 from .domain.anonymize import Anonymizer, Pseudonymizer
-from .domain.crypto import Keyring, load_or_create_keyring
+from .domain.crypto import Keyring, load_or_create_keyring, save_keyring
 from .domain.embed import Embedder
 from .services import embedded
 from .services.settings import Settings
@@ -20,6 +20,17 @@ def keyring_for(settings: Settings) -> Keyring:
         return Keyring.from_strings(settings.master_keys, settings.pseudonym_key)
     with _lock:
         return load_or_create_keyring(settings.keyring_path)
+
+
+def keys_from_env(settings: Settings) -> bool:
+    """True if the master keys come from DATAVAULT_MASTER_KEYS (read-only here), False for the keyring file."""
+    return bool(settings.master_keys and settings.pseudonym_key)
+
+
+def save_keyring_file(settings: Settings, keyring: Keyring) -> None:
+    """Replace the keyring file (0600, atomic); only for keys that do not come from the environment."""
+    with _lock:
+        save_keyring(keyring, settings.keyring_path)
 
 
 def anonymizer_for(keyring: Keyring) -> Anonymizer:

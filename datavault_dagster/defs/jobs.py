@@ -1,11 +1,22 @@
-"""Jobs: one run per stream-range partition (seal + embed), and the RAG query job."""
+"""Jobs: one run per stream-range partition (seal + embed), the RAG query job, key rotation and erasure."""
 
 import dagster as dg
 
+from ..domain.anonymize import Pseudonymizer
+from ..domain.erasure import check_subject_pseudonym
+from ..erasure import forget_subject as erase_subject
 from ..pipeline import answer_question
+from ..rotation import RewrapReport, rotate_all
 from .assets import encrypted_records, record_embeddings
 from .partitions import stream_batches
-from .resources import EmbedderResource, KeyringResource, LanceDBResource, LLMResource, VaultResource
+from .resources import (
+    EmbedderResource,
+    KeyringResource,
+    LanceDBResource,
+    LLMResource,
+    RedisResource,
+    VaultResource,
+)
 
 ingest_partition = dg.define_asset_job(
     "ingest_partition",
@@ -62,3 +73,90 @@ def answer(
 def rag_query() -> None:
     """The resource-backed question-answering job (not an asset)."""
     answer()
+
+
+@dg.op(description="Re-wrap every subject key under the primary master key, partition by partition, then sweep.")
+def rewrap_keys(
+    context: dg.OpExecutionContext, keys: KeyringResource, vault: VaultResource, redis: RedisResource
+) -> dg.Output[dict]:
+    """Rotate the vault onto the primary master key; progress and records per key id go to the run's log."""
+    keyring, v = keys.keyring(), vault.vault()
+    before = v.key_id_counts()
+    context.log.info(f"re-wrapping under primary master key {keyring.primary!r}; records per key id {before}")
+
+    def progress(done: int, total: int, report: RewrapReport) -> None:
+        if report.partition_key is None:
+            context.log.info(f"sweep: {report.subject_keys_rewrapped} more subject keys re-wrapped, "
+                             f"{report.dead_letter_stream_entries_resealed} dead-letter stream entries re-sealed")
+            return
+        context.log.info(
+            f"[{done}/{total}] partition {report.partition_key}: {report.subject_keys_rewrapped} subject keys "
+            f"re-wrapped, {report.records_moved} records moved, {report.records_upgraded} v1 records upgraded, "
+            f"{report.dead_letters_resealed} dead letters re-sealed; records per key id {report.records_per_key_id}"
+        )
+        context.log_event(dg.AssetObservation(
+            asset_key=encrypted_records.key, partition=report.partition_key,
+            metadata={"records_per_key_id": report.records_per_key_id, "primary_key_id": keyring.primary},
+        ))
+
+    rotation = rotate_all(v, keyring, redis.streams(), on_partition=progress)
+    summary = {
+        "primary": rotation.primary,
+        "partitions": len(rotation.partitions) - 1,
+        "subject_keys_rewrapped": rotation.total("subject_keys_rewrapped"),
+        "records_moved": rotation.total("records_moved"),
+        "records_upgraded": rotation.total("records_upgraded"),
+        "dead_letters_resealed": rotation.total("dead_letters_resealed"),
+        "dead_letter_stream_entries_resealed": rotation.total("dead_letter_stream_entries_resealed"),
+        "records_per_key_id": rotation.records_per_key_id,
+        "subject_keys_per_key_id": rotation.subject_keys_per_key_id,
+        "seconds": round(rotation.seconds, 3),
+    }
+    return dg.Output(summary, metadata={**summary, "records_per_key_id_before": before})
+
+
+@dg.job(description="Key rotation: re-wrap subject keys (and re-seal v1 envelopes, dead letters) under the "
+                    "primary master key, partition by partition. Add the new primary to the keyring first.")
+def rotate_keys() -> None:
+    """Re-wrap the vault under the primary master key."""
+    rewrap_keys()
+
+
+class ForgetConfig(dg.Config):
+    """The subject to erase, by pseudonym only: `datavault forget --domain D --subject-id ID` derives it locally,
+    so a real name or producer id never reaches run config."""
+
+    subject_pseudonym: str
+
+
+@dg.op(description="Right to erasure: shred the subject key, delete its records, vectors (down to the files), "
+                   "raw stream entries and dead letters; store and return the erasure receipt.")
+def forget(
+    context: dg.OpExecutionContext,
+    config: ForgetConfig,
+    keys: KeyringResource,
+    vault: VaultResource,
+    redis: RedisResource,
+    lancedb: LanceDBResource,
+) -> dg.Output[dict]:
+    """Erase one subject everywhere and return its receipt."""
+    subject = check_subject_pseudonym(config.subject_pseudonym)
+    keyring = keys.keyring()
+    receipt = erase_subject(
+        subject, streams=redis.streams(), vault=vault.vault(), vectors=lancedb.store(), keyring=keyring,
+        pseudonym=Pseudonymizer(keyring.pseudonym_key).subject,
+        on_step=lambda step, counts: context.log.info(f"erasure of {subject}: {step} {counts}"),
+    )
+    return dg.Output(receipt, metadata={
+        "receipt_id": receipt["receipt_id"],
+        "subject_pseudonym": subject,
+        **{k: v for k, v in receipt["removed"].items() if isinstance(v, int)},
+        "verified": receipt["verified"],
+        "receipt": dg.MetadataValue.json(receipt),
+    })
+
+
+@dg.job(description="Right to erasure for one subject pseudonym (config: subject_pseudonym 'S-…' only).")
+def forget_subject() -> None:
+    """Erase one subject."""
+    forget()
