@@ -46,6 +46,7 @@ class SealReport:
     counts: UpsertCounts = field(default_factory=lambda: UpsertCounts(0, 0, 0))
     rejected: list[Rejected] = field(default_factory=list)
     new_dead_letters: int = 0
+    skipped_erased: int = 0  # entries of subjects erased after they were written (never sealed again)
     key_id: str = ""
     seconds: float = 0.0
 
@@ -103,6 +104,10 @@ def seal_partition(
                                       exc.field, keyring.primary, sealed))
             continue
         accepted.append((entry, record.record_id, json.loads(body)["subject"], body))
+    erased = vault.erased_entries([(a[2], a[0].stream_id) for a in accepted])
+    if erased:
+        log.info("partition %s: %d entries of erased subjects skipped", rng.partition_key, len(erased))
+        accepted = [a for a in accepted if a[0].stream_id not in erased]
     subject_keys = vault.subject_keys(rng.domain, (a[2] for a in accepted), create=keyring.new_subject_key)
     rows: list[VaultRow] = []
     for entry, record_id, subject, body in accepted:
@@ -111,7 +116,8 @@ def seal_partition(
         rows.append(VaultRow(rng.domain, record_id, entry.stream_id, rng.partition_key, subject, key.key_id,
                              envelope))
     report.counts = vault.upsert_records(rows)
-    report.sealed = len(rows)
+    report.sealed = len(rows) - report.counts.skipped_erased
+    report.skipped_erased = len(erased) + report.counts.skipped_erased
     new_letters = vault.add_dead_letters(letters)
     for d in new_letters:
         streams.dead_letter(d.domain, {

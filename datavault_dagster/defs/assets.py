@@ -45,6 +45,7 @@ def encrypted_records(
         "rows_inserted": report.counts.inserted,
         "rows_updated": report.counts.updated,
         "rows_unchanged": report.counts.unchanged,
+        "rows_skipped_erased": report.skipped_erased,
         "dead_letters": len(report.rejected),
         "dead_letters_by_reason": count_by(report.rejected),
         "key_id": report.key_id,

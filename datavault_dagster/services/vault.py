@@ -235,6 +235,17 @@ class Vault:
         skipped = len(rows) - eligible
         return UpsertCounts(inserted, updated, len(rows) - inserted - updated - skipped, skipped)
 
+    def erased_entries(self, entries: Sequence[tuple[str, str]]) -> set[str]:
+        """Stream ids among (subject pseudonym, stream id) pairs that an erasure of their subject covers."""
+        if not entries:
+            return set()
+        cur = self.conn.execute(
+            f"""SELECT k.stream_id FROM unnest(%s::text[], %s::text[]) AS k(subject_pseudonym, stream_id)
+                WHERE {_ERASED.format(t="k")}""",
+            ([e[0] for e in entries], [e[1] for e in entries]),
+        )
+        return {row[0] for row in cur.fetchall()}
+
     # --- subject keys ---------------------------------------------------------------------------
 
     def subject_keys(self, domain: str, subjects: Iterable[str],
