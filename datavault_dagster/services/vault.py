@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS datavault.records (
 );
 CREATE INDEX IF NOT EXISTS records_partition_idx ON datavault.records (partition_key);
 CREATE INDEX IF NOT EXISTS records_subject_idx ON datavault.records (subject_pseudonym);
+CREATE INDEX IF NOT EXISTS records_domain_subject_idx ON datavault.records (domain, subject_pseudonym);
 CREATE TABLE IF NOT EXISTS datavault.dead_letters (
     domain         text        NOT NULL,
     stream_id      text        NOT NULL,
@@ -298,25 +299,31 @@ class Vault:
         A key changed or destroyed meanwhile (another rotation, an erasure) is left alone. Returns
         (subject keys re-wrapped, records whose key id moved).
         """
-        keys = records = 0
-        with self.conn.transaction(), self.conn.cursor() as cur:
-            for old, new in old_and_new:
-                cur.execute(
-                    """UPDATE datavault.subject_keys SET key_id = %s, wrapped_key = %s, rewrapped_at = now()
-                       WHERE domain = %s AND subject_pseudonym = %s AND subject_key_id = %s AND key_id = %s""",
-                    (new.key_id, new.wrapped, old.domain, old.subject, old.subject_key_id, old.key_id),
-                )
-                if cur.rowcount != 1:
-                    continue
-                keys += 1
-                cur.execute(
-                    """UPDATE datavault.records SET key_id = %s
-                       WHERE domain = %s AND subject_pseudonym = %s AND key_id <> %s
-                         AND get_byte(envelope, 0) = 2""",
-                    (new.key_id, new.domain, new.subject, new.key_id),
-                )
-                records += cur.rowcount
-        return keys, records
+        if not old_and_new:
+            return 0, 0
+        cols = list(zip(*[(o.domain, o.subject, o.subject_key_id, o.key_id, n.key_id, n.wrapped)
+                          for o, n in old_and_new], strict=True))
+        row = self.conn.execute(
+            """
+            WITH moved AS (
+                UPDATE datavault.subject_keys sk
+                SET key_id = n.new_key_id, wrapped_key = n.wrapped, rewrapped_at = now()
+                FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bytea[])
+                     AS n(domain, subject, subject_key_id, old_key_id, new_key_id, wrapped)
+                WHERE sk.domain = n.domain AND sk.subject_pseudonym = n.subject
+                  AND sk.subject_key_id = n.subject_key_id AND sk.key_id = n.old_key_id
+                RETURNING sk.domain, sk.subject_pseudonym, sk.key_id
+            ), records AS (
+                UPDATE datavault.records r SET key_id = moved.key_id FROM moved
+                WHERE r.domain = moved.domain AND r.subject_pseudonym = moved.subject_pseudonym
+                  AND r.key_id <> moved.key_id AND get_byte(r.envelope, 0) = 2
+                RETURNING 1
+            )
+            SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM records)
+            """,
+            [list(c) for c in cols],
+        ).fetchone()
+        return int(row[0]), int(row[1])  # type: ignore[index]
 
     def legacy_records(self, partition_key: str | None = None, limit: int | None = 1000) -> list[VaultRow]:
         """Records still in a version-1 envelope (sealed under a master key before subject keys existed)."""
