@@ -39,6 +39,10 @@ def test_definitions_hold_the_assets_checks_sensors_and_jobs(dv_env):
     assert defs.resolve_sensor_def("trim_ingested_ranges")
     assert defs.resolve_job_def("ingest_partition").partitions_def.name == "stream_batches"
     assert defs.resolve_job_def("rag_query")
+    assert defs.resolve_job_def("rotate_keys").partitions_def is None
+    forget = defs.resolve_job_def("forget_subject")
+    assert set(forget.run_config_schema.config_type.fields["ops"].config_type.fields["forget"].config_type
+               .fields["config"].config_type.fields) == {"subject_pseudonym"}  # the pseudonym, nothing else
     assert set(defs.resources) == {"redis", "vault", "keys", "lancedb", "embedder", "llm"}
 
 
