@@ -10,13 +10,14 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .domain.anonymize import Anonymizer, KnownPII, find_leaks, guard
+from .domain.anonymize import AnonymizedRecord, Anonymizer, KnownPII, find_leaks, guard
 from .domain.batches import StreamRange
 from .domain.crypto import Keyring
 from .domain.embed import Embedder, chunk_text, embedding_id, record_text
 from .domain.errors import InvalidRecord, InvalidToken, LeakDetected
+from .domain.quasi import KReport, enforce_k, present_fields, quasi_identifiers
 from .domain.rag import Answer, Source, build_messages, cited_sources, rank_records
-from .domain.records import RawRecord, parse_entry
+from .domain.records import parse_entry
 from .services.streams import Entry, Streams
 from .services.vault import DeadLetter, UpsertCounts, Vault, VaultRow
 from .services.vectors import VectorRow, VectorStore
@@ -47,6 +48,7 @@ class SealReport:
     rejected: list[Rejected] = field(default_factory=list)
     new_dead_letters: int = 0
     key_id: str = ""
+    k: KReport = field(default_factory=lambda: KReport(0, 0, 0, 0))
     seconds: float = 0.0
 
 
@@ -66,8 +68,8 @@ def _dead_letter_payload(entry: Entry) -> bytes:
     return json.dumps(entry.fields, sort_keys=True).encode()
 
 
-def anonymize_entry(entry: Entry, domain: str, keyring: Keyring, anonymizer: Anonymizer) -> tuple[RawRecord, bytes]:
-    """Validate, anonymize and leak-check one entry; returns the record and the anonymized JSON."""
+def anonymize_entry(entry: Entry, domain: str, keyring: Keyring, anonymizer: Anonymizer) -> AnonymizedRecord:
+    """Validate, anonymize and leak-check one entry."""
     record = parse_entry(domain, entry.stream_id, entry.fields, keyring)
     try:
         anon = anonymizer.anonymize_record(record)
@@ -78,21 +80,22 @@ def anonymize_entry(entry: Entry, domain: str, keyring: Keyring, anonymizer: Ano
         guard(body.decode(), anon.known.all_raw(), f"vault write of record {record.record_id!r}")
     except LeakDetected as exc:
         raise InvalidRecord(record.record_id, "<anonymized>", "pii_leak_blocked", ",".join(exc.kinds)) from exc
-    return record, body
+    return anon
 
 
 def seal_partition(
-    rng: StreamRange, streams: Streams, vault: Vault, keyring: Keyring, anonymizer: Anonymizer
+    rng: StreamRange, streams: Streams, vault: Vault, keyring: Keyring, anonymizer: Anonymizer, min_k: int = 1
 ) -> SealReport:
-    """Read a stream range, anonymize and seal each record into the vault; bad ones become dead letters."""
+    """Read a stream range, anonymize (k-anonymous within the batch) and seal each record; bad ones dead-letter."""
     started = time.perf_counter()
     report = SealReport(partition_key=rng.partition_key, key_id=keyring.primary)
     rows: list[VaultRow] = []
     letters: list[DeadLetter] = []
+    accepted: list[tuple[Entry, AnonymizedRecord]] = []
     for entry in streams.read_range(rng):
         report.entries_read += 1
         try:
-            record, body = anonymize_entry(entry, rng.domain, keyring, anonymizer)
+            accepted.append((entry, anonymize_entry(entry, rng.domain, keyring, anonymizer)))
         except InvalidRecord as exc:
             log.warning("dead letter: %s (stream id %s)", exc, entry.stream_id)
             report.rejected.append(Rejected(entry.stream_id, exc.record_id, exc.field, exc.code))
@@ -100,10 +103,11 @@ def seal_partition(
                                   record_id=entry.stream_id)
             letters.append(DeadLetter(rng.domain, entry.stream_id, exc.record_id, rng.partition_key, exc.code,
                                       exc.field, keyring.primary, sealed))
-            continue
-        subject = json.loads(body)["subject"]
-        envelope = keyring.seal(body, domain=rng.domain, record_id=record.record_id)
-        rows.append(VaultRow(rng.domain, record.record_id, entry.stream_id, rng.partition_key, subject,
+    qis = [quasi_identifiers(a.document) for _, a in accepted]
+    report.k = enforce_k(qis, present_fields(qis), min_k)
+    for entry, anon in accepted:
+        envelope = keyring.seal(anon.to_json(), domain=rng.domain, record_id=anon.record_id)
+        rows.append(VaultRow(rng.domain, anon.record_id, entry.stream_id, rng.partition_key, anon.subject_pseudonym,
                              keyring.primary, envelope))
     report.counts = vault.upsert_records(rows)
     report.sealed = len(rows)

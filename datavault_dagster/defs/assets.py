@@ -5,6 +5,7 @@ import dagster as dg
 from ..domain.batches import StreamRange
 from ..domain.records import DOMAINS
 from ..pipeline import count_by, embed_partition, seal_partition
+from ..services.settings import Settings
 from .partitions import stream_batches
 from .resources import EmbedderResource, KeyringResource, LanceDBResource, RedisResource, VaultResource
 
@@ -33,7 +34,8 @@ def encrypted_records(
     """Read the partition's stream range, validate, anonymize, seal and upsert it."""
     rng = StreamRange.from_partition_key(context.partition_key)
     keyring = keys.keyring()
-    report = seal_partition(rng, redis.streams(), vault.vault(), keyring, keys.anonymizer())
+    min_k = Settings.from_env().min_k
+    report = seal_partition(rng, redis.streams(), vault.vault(), keyring, keys.anonymizer(), min_k=min_k)
     context.log.info(
         f"partition {rng.partition_key}: {report.entries_read} entries, {report.sealed} sealed, "
         f"{len(report.rejected)} dead letters"
@@ -49,6 +51,11 @@ def encrypted_records(
         "dead_letters_by_reason": count_by(report.rejected),
         "key_id": report.key_id,
         "records_per_key_id": vault.vault().key_id_counts(rng.partition_key),
+        "k_anonymity_target": min_k,
+        "k_anonymity": report.k.k,
+        "quasi_identifier_classes": report.k.classes,
+        "records_generalized": report.k.generalized,
+        "records_quasi_identifiers_withheld": report.k.suppressed,
         "duration_s": round(report.seconds, 3),
         "records_per_s": round(report.entries_read / report.seconds, 1) if report.seconds else 0.0,
     })

@@ -35,6 +35,7 @@ class Settings:
     llm_model: str
     batch_size: int
     top_k: int
+    min_k: int
     master_keys: str | None
     pseudonym_key: str | None
 
@@ -54,6 +55,7 @@ class Settings:
             llm_model=os.environ.get("DATAVAULT_LLM_MODEL") or DEFAULT_LLM_MODEL,
             batch_size=_int("DATAVAULT_BATCH_SIZE", 500),
             top_k=_int("DATAVAULT_TOP_K", 4),
+            min_k=_int("DATAVAULT_MIN_K", 3),
             master_keys=master,
             pseudonym_key=pseudo,
         )
