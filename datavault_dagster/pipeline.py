@@ -18,6 +18,7 @@ from .domain.errors import InvalidRecord, InvalidToken, LeakDetected
 from .domain.quasi import KReport, enforce_k, present_fields, quasi_identifiers
 from .domain.rag import Answer, Source, build_messages, cited_sources, rank_records
 from .domain.records import parse_entry
+from .services.identities import Identities, Identity
 from .services.streams import Entry, Streams
 from .services.vault import DeadLetter, UpsertCounts, Vault, VaultRow
 from .services.vectors import VectorRow, VectorStore
@@ -84,7 +85,13 @@ def anonymize_entry(entry: Entry, domain: str, keyring: Keyring, anonymizer: Ano
 
 
 def seal_partition(
-    rng: StreamRange, streams: Streams, vault: Vault, keyring: Keyring, anonymizer: Anonymizer, min_k: int = 1
+    rng: StreamRange,
+    streams: Streams,
+    vault: Vault,
+    keyring: Keyring,
+    anonymizer: Anonymizer,
+    min_k: int = 1,
+    identities: Identities | None = None,
 ) -> SealReport:
     """Read a stream range, anonymize (k-anonymous within the batch) and seal each record; bad ones dead-letter."""
     started = time.perf_counter()
@@ -111,6 +118,12 @@ def seal_partition(
                              keyring.primary, envelope))
     report.counts = vault.upsert_records(rows)
     report.sealed = len(rows)
+    if identities is not None:  # sealed pseudonym -> name map, only for audited re-identification
+        identities.remember(
+            (Identity(rng.domain, quasi_identifiers(a.document)["pseudonym"], a.subject_pseudonym, a.known.names[0])
+             for _, a in accepted if a.known.names),
+            keyring,
+        )
     new_letters = vault.add_dead_letters(letters)
     for d in new_letters:
         streams.dead_letter(d.domain, {

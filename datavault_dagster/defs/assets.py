@@ -35,7 +35,8 @@ def encrypted_records(
     rng = StreamRange.from_partition_key(context.partition_key)
     keyring = keys.keyring()
     min_k = Settings.from_env().min_k
-    report = seal_partition(rng, redis.streams(), vault.vault(), keyring, keys.anonymizer(), min_k=min_k)
+    report = seal_partition(rng, redis.streams(), vault.vault(), keyring, keys.anonymizer(), min_k=min_k,
+                            identities=vault.identities())
     context.log.info(
         f"partition {rng.partition_key}: {report.entries_read} entries, {report.sealed} sealed, "
         f"{len(report.rejected)} dead letters"
