@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -140,12 +141,30 @@ def open_record(row: VaultRow, keyring: Keyring) -> dict:
     return json.loads(keyring.open(row.envelope, domain=row.domain, record_id=row.record_id))
 
 
+def known_values_matcher(values: Sequence[str]) -> re.Pattern[str] | None:
+    """One case-insensitive whole-word matcher for many raw identifiers (compiled once per partition)."""
+    words = sorted({v.lower() for v in values if len(v) >= 4}, key=len, reverse=True)
+    if not words:
+        return None
+    return re.compile("(?<![a-z0-9])(?:" + "|".join(map(re.escape, words)) + ")(?![a-z0-9])")
+
+
 def embed_partition(
-    partition_key: str, vault: Vault, keyring: Keyring, embedder: Embedder, vectors: VectorStore
+    partition_key: str,
+    vault: Vault,
+    keyring: Keyring,
+    embedder: Embedder,
+    vectors: VectorStore,
+    raw_identifiers: Sequence[str] = (),
 ) -> EmbedReport:
-    """Open a partition's records, embed their text chunks and merge them into LanceDB."""
+    """Open a partition's records, embed their text chunks and merge them into LanceDB.
+
+    Fail-closed leak guard: a text that still matches a PII pattern or any raw identifier of the partition's
+    input is held back (its record id and the kinds are reported, never the value).
+    """
     started = time.perf_counter()
     report = EmbedReport(partition_key=partition_key)
+    known = known_values_matcher(raw_identifiers)
     texts: list[str] = []
     meta: list[tuple[str, str, int]] = []
     for row in vault.partition_records(partition_key):
@@ -157,6 +176,8 @@ def embed_partition(
             continue
         text = record_text(doc)
         kinds = find_leaks(text, [])
+        if known is not None and known.search(text.lower()):
+            kinds.append("known_identifier")
         if kinds:
             log.error("leak guard held back record %r (kinds: %s)", row.record_id, ",".join(kinds))
             report.blocked.append(row.record_id)

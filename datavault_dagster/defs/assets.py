@@ -4,7 +4,7 @@ import dagster as dg
 
 from ..domain.batches import StreamRange
 from ..domain.records import DOMAINS
-from ..pipeline import count_by, embed_partition, seal_partition
+from ..pipeline import count_by, embed_partition, known_pii_of_range, seal_partition
 from ..services.settings import Settings
 from .partitions import stream_batches
 from .resources import EmbedderResource, KeyringResource, LanceDBResource, RedisResource, VaultResource
@@ -72,19 +72,25 @@ def encrypted_records(
 )
 def record_embeddings(
     context: dg.AssetExecutionContext,
+    redis: RedisResource,
     vault: VaultResource,
     keys: KeyringResource,
     embedder: EmbedderResource,
     lancedb: LanceDBResource,
 ) -> dg.MaterializeResult:
     """Open the partition's records from the vault, embed them and merge-insert the vectors."""
+    # the partition's raw entries are still in Redis (trimmed only after the run succeeds): their identifiers
+    # feed the fail-closed guard in front of the vector store
+    rng = StreamRange.from_partition_key(context.partition_key)
+    raw = known_pii_of_range(rng, redis.streams(), keys.keyring(), keys.anonymizer())
     report = embed_partition(context.partition_key, vault.vault(), keys.keyring(), embedder.embedder(),
-                             lancedb.store())
+                             lancedb.store(), raw_identifiers=raw)
     context.log.info(f"partition {context.partition_key}: {report.records} records, {report.chunks} vectors")
     return dg.MaterializeResult(metadata={
         "records_embedded": report.records,
         "vectors_written": report.chunks,
         "held_back_by_leak_guard": len(report.blocked),
+        "raw_identifiers_guarded": len(raw),
         "unreadable_envelopes": len(report.unreadable),
         "model": embedder.embedder().name,
         "duration_s": round(report.seconds, 3),
