@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -32,12 +32,14 @@ def _widen_age(band: str) -> str:
     return f"{low}-{low + 19}"
 
 
+# Location goes first: 50 states and ~900 ZIP3s split a batch far more than 10 age bands and 2 sexes,
+# which analysts and the RAG answers also need more.
 LADDER: tuple[tuple[str, Callable[[str], str]], ...] = (
     ("zip3", lambda _: "*"),
+    ("state", lambda _: "*"),
     ("age_band", _widen_age),
     ("sex", lambda _: "*"),
     ("age_band", lambda _: "*"),
-    ("state", lambda _: "*"),
 )
 
 
@@ -45,7 +47,7 @@ LADDER: tuple[tuple[str, Callable[[str], str]], ...] = (
 class KReport:
     """k-anonymity of a batch's quasi-identifier combinations."""
 
-    k: int  # smallest equivalence class (0 for an empty batch)
+    k: int  # smallest equivalence class, in distinct people (0 for an empty batch)
     classes: int
     generalized: int  # records that had at least one quasi-identifier coarsened
     suppressed: int  # records whose quasi-identifiers were all suppressed and still below k
@@ -56,16 +58,22 @@ def qi_tuple(qi: dict[str, str], fields: Sequence[str]) -> tuple[str, ...]:
     return tuple(str(qi.get(f, "")) for f in fields)
 
 
+def _class_sizes(rows: Sequence[dict[str, str]], fields: Sequence[str]) -> dict[tuple[str, ...], int]:
+    """Distinct people per quasi-identifier combination: three visits of one patient are a class of one."""
+    people: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    for i, r in enumerate(rows):
+        people[qi_tuple(r, fields)].add(r.get("pseudonym") or f"#{i}")
+    return {t: len(p) for t, p in people.items()}
+
+
 def measure_k(rows: Sequence[dict[str, str]], fields: Sequence[str]) -> tuple[int, int]:
-    """(smallest class size, number of classes), ignoring records whose quasi-identifiers are all withheld.
+    """(smallest class size in distinct people, number of classes), ignoring fully withheld records.
 
     A fully suppressed record ("*" everywhere) tells nothing about its subject, whatever its class size.
     """
     suppressed = ("*",) * len(fields)
-    counts = Counter(t for t in (qi_tuple(r, fields) for r in rows) if t != suppressed)
-    if not counts:
-        return 0, 0
-    return min(counts.values()), len(counts)
+    sizes = [n for t, n in _class_sizes(rows, fields).items() if t != suppressed]
+    return (min(sizes), len(sizes)) if sizes else (0, 0)
 
 
 def enforce_k(rows: list[dict[str, str]], fields: Sequence[str], k: int) -> KReport:
@@ -77,8 +85,8 @@ def enforce_k(rows: list[dict[str, str]], fields: Sequence[str], k: int) -> KRep
     for name, coarsen in LADDER:
         if name not in fields:
             continue
-        counts = Counter(qi_tuple(r, fields) for r in rows)
-        small = [i for i, r in enumerate(rows) if counts[qi_tuple(r, fields)] < k]
+        sizes = _class_sizes(rows, fields)
+        small = [i for i, r in enumerate(rows) if sizes[qi_tuple(r, fields)] < k]
         if not small:
             break
         for i in small:

@@ -94,3 +94,14 @@ def test_present_fields_follow_the_domain() -> None:
     assert present_fields([_row("1", "F", "CA", "1")]) == FIELDS
     assert present_fields([{"age_band": "1", "state": "CA", "zip3": "1", "pseudonym": "P"}]) == (
         "age_band", "state", "zip3")
+
+
+def test_k_counts_people_not_records() -> None:
+    same_person = [{**_row("40-49", "F", "CA", "941"), "pseudonym": "P-one"} for _ in range(3)]
+    assert measure_k(same_person, FIELDS) == (1, 1)  # three visits of one patient identify her
+    others = [{**_row("40-49", "F", "CA", "941"), "pseudonym": f"P-{n}"} for n in ("two", "three")]
+    rows = same_person + others
+    assert measure_k(rows, FIELDS) == (3, 1)
+    lonely = [{**_row("70-79", "M", "TX", "750"), "pseudonym": "P-four"} for _ in range(4)]
+    report = enforce_k(rows + lonely, FIELDS, 3)
+    assert report.k == 3 and all(r["state"] == "*" or r["zip3"] == "*" for r in lonely)
