@@ -62,8 +62,8 @@ def main() -> None:
 
         t = time.perf_counter()
         for e in entries:
-            record, body = anonymize_entry(e, domain, keyring, anonymizer)
-            keyring.seal(body, domain=domain, record_id=record.record_id)
+            anon = anonymize_entry(e, domain, keyring, anonymizer)
+            keyring.seal(anon.to_json(), domain=domain, record_id=anon.record_id)
         print(f"[{domain}] validate + anonymize + guard + seal {_rate(len(entries), time.perf_counter() - t)}")
 
         ids = streams.add_many(domain, (e.fields for e in entries))

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from .services.identities import ReidentificationDenied
 from .services.settings import Settings, offline_environment
 
 log = logging.getLogger("datavault")
@@ -113,6 +114,22 @@ def ask(settings: Settings, question: str):  # noqa: ANN201
         )
     finally:
         vault.close()
+
+
+def reidentify(settings: Settings, text: str, role: str, reason: str) -> str:
+    """Names behind the pseudonyms of an answer, for an allowed role with a reason; audited either way."""
+    import getpass
+
+    from . import runtime
+    from .services.identities import Identities
+
+    identities = Identities(runtime.postgres_url(settings))
+    identities.ensure_schema()
+    try:
+        return identities.reidentify(text, runtime.keyring_for(settings), actor=getpass.getuser(), role=role,
+                                     reason=reason, allowed_roles=settings.reidentify_roles)
+    finally:
+        identities.close()
 
 
 def _print_answer(answer, out=sys.stdout) -> None:  # noqa: ANN001
@@ -464,6 +481,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("ask", help="answer a question with citations")
     a.add_argument("question")
+    a.add_argument("--reidentify", action="store_true",
+                   help="show the names behind pseudonyms in the answer (needs --role and --reason; audited)")
+    a.add_argument("--role", default="", help="your role, checked against DATAVAULT_REIDENTIFY_ROLES")
+    a.add_argument("--reason", default="", help="why re-identification is needed (kept in the audit table)")
     a.add_argument("--via-dagster", action="store_true",
                    help="run the rag_query job on the Dagster instance (the question is anonymized first)")
 
@@ -524,7 +545,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Q (as the LLM saw it): {anonymized}\nA: {out['answer']}")
             print(f"   citations: {', '.join(out['citations']) or 'none'}\n   dagster run: {out['run_id']}")
         elif args.command == "ask":
-            _print_answer(ask(settings, args.question))
+            answer = ask(settings, args.question)
+            _print_answer(answer)
+            if args.reidentify:
+                print(f"A (re-identified, audited): {reidentify(settings, answer.text, args.role, args.reason)}")
         elif args.command == "anonymize":
             rejected = anonymize_stream(settings, sys.stdin, sys.stdout, args.jsonl, args.domain)
             return 1 if rejected else 0
@@ -539,6 +563,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "keys" and args.keys_command == "retire":
             return keys_retire(settings, args.key_id)
         return 0
+    except ReidentificationDenied as exc:
+        print(f"datavault: {exc}", file=sys.stderr)
+        return 3
     finally:
         embedded.stop_all()
 

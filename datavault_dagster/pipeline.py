@@ -5,18 +5,21 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .domain.anonymize import Anonymizer, KnownPII, find_leaks, guard
+from .domain.anonymize import AnonymizedRecord, Anonymizer, KnownPII, find_leaks, guard
 from .domain.batches import StreamRange
 from .domain.crypto import Keyring
 from .domain.embed import Embedder, chunk_text, embedding_id, record_text
 from .domain.errors import InvalidRecord, InvalidToken, LeakDetected
+from .domain.quasi import KReport, enforce_k, present_fields, quasi_identifiers
 from .domain.rag import Answer, Source, build_messages, cited_sources, rank_records
-from .domain.records import RawRecord, parse_entry
+from .domain.records import parse_entry
+from .services.identities import Identities, Identity
 from .services.streams import Entry, Streams
 from .services.vault import DeadLetter, UpsertCounts, Vault, VaultRow
 from .services.vectors import VectorRow, VectorStore
@@ -48,6 +51,7 @@ class SealReport:
     new_dead_letters: int = 0
     skipped_erased: int = 0  # entries of subjects erased after they were written (never sealed again)
     key_id: str = ""
+    k: KReport = field(default_factory=lambda: KReport(0, 0, 0, 0))
     seconds: float = 0.0
 
 
@@ -67,8 +71,8 @@ def _dead_letter_payload(entry: Entry) -> bytes:
     return json.dumps(entry.fields, sort_keys=True).encode()
 
 
-def anonymize_entry(entry: Entry, domain: str, keyring: Keyring, anonymizer: Anonymizer) -> tuple[RawRecord, bytes]:
-    """Validate, anonymize and leak-check one entry; returns the record and the anonymized JSON."""
+def anonymize_entry(entry: Entry, domain: str, keyring: Keyring, anonymizer: Anonymizer) -> AnonymizedRecord:
+    """Validate, anonymize and leak-check one entry."""
     record = parse_entry(domain, entry.stream_id, entry.fields, keyring)
     try:
         anon = anonymizer.anonymize_record(record)
@@ -79,22 +83,28 @@ def anonymize_entry(entry: Entry, domain: str, keyring: Keyring, anonymizer: Ano
         guard(body.decode(), anon.known.all_raw(), f"vault write of record {record.record_id!r}")
     except LeakDetected as exc:
         raise InvalidRecord(record.record_id, "<anonymized>", "pii_leak_blocked", ",".join(exc.kinds)) from exc
-    return record, body
+    return anon
 
 
 def seal_partition(
-    rng: StreamRange, streams: Streams, vault: Vault, keyring: Keyring, anonymizer: Anonymizer
+    rng: StreamRange,
+    streams: Streams,
+    vault: Vault,
+    keyring: Keyring,
+    anonymizer: Anonymizer,
+    min_k: int = 1,
+    identities: Identities | None = None,
 ) -> SealReport:
-    """Read a stream range, anonymize each record and seal it under its subject's key into the vault; bad
-    ones become dead letters. Subject keys are created on first use (race-safe with concurrent runs)."""
+    """Read a stream range, anonymize (k-anonymous within the batch) and seal each record under its subject's key;
+    bad ones become dead letters. Subject keys are created on first use (race-safe with concurrent runs)."""
     started = time.perf_counter()
     report = SealReport(partition_key=rng.partition_key, key_id=keyring.primary)
-    accepted: list[tuple[Entry, str, str, bytes]] = []  # entry, record id, subject pseudonym, anonymized JSON
     letters: list[DeadLetter] = []
+    accepted: list[tuple[Entry, AnonymizedRecord]] = []
     for entry in streams.read_range(rng):
         report.entries_read += 1
         try:
-            record, body = anonymize_entry(entry, rng.domain, keyring, anonymizer)
+            accepted.append((entry, anonymize_entry(entry, rng.domain, keyring, anonymizer)))
         except InvalidRecord as exc:
             log.warning("dead letter: %s (stream id %s)", exc, entry.stream_id)
             report.rejected.append(Rejected(entry.stream_id, exc.record_id, exc.field, exc.code))
@@ -102,22 +112,32 @@ def seal_partition(
                                   record_id=entry.stream_id)
             letters.append(DeadLetter(rng.domain, entry.stream_id, exc.record_id, rng.partition_key, exc.code,
                                       exc.field, keyring.primary, sealed))
-            continue
-        accepted.append((entry, record.record_id, json.loads(body)["subject"], body))
-    erased = vault.erased_entries([(a[2], a[0].stream_id) for a in accepted])
+    erased = vault.erased_entries([(anon.subject_pseudonym, entry.stream_id) for entry, anon in accepted])
     if erased:
         log.info("partition %s: %d entries of erased subjects skipped", rng.partition_key, len(erased))
-        accepted = [a for a in accepted if a[0].stream_id not in erased]
-    subject_keys = vault.subject_keys(rng.domain, (a[2] for a in accepted), create=keyring.new_subject_key)
+        accepted = [(entry, anon) for entry, anon in accepted if entry.stream_id not in erased]
+    qis = [quasi_identifiers(a.document) for _, a in accepted]
+    report.k = enforce_k(qis, present_fields(qis), min_k)
+    subject_keys = vault.subject_keys(rng.domain, (a.subject_pseudonym for _, a in accepted),
+                                      create=keyring.new_subject_key)
     rows: list[VaultRow] = []
-    for entry, record_id, subject, body in accepted:
-        key = subject_keys[subject]
-        envelope = keyring.seal(body, domain=rng.domain, record_id=record_id, subject_key=key)
-        rows.append(VaultRow(rng.domain, record_id, entry.stream_id, rng.partition_key, subject, key.key_id,
-                             envelope))
+    for entry, anon in accepted:
+        key = subject_keys[anon.subject_pseudonym]
+        envelope = keyring.seal(anon.to_json(), domain=rng.domain, record_id=anon.record_id, subject_key=key)
+        rows.append(VaultRow(rng.domain, anon.record_id, entry.stream_id, rng.partition_key, anon.subject_pseudonym,
+                             key.key_id, envelope))
     report.counts = vault.upsert_records(rows)
     report.sealed = len(rows) - report.counts.skipped_erased
     report.skipped_erased = len(erased) + report.counts.skipped_erased
+    if report.counts.skipped_erased:  # an erasure started meanwhile: remember no identity of its subject
+        late = vault.erased_entries([(anon.subject_pseudonym, entry.stream_id) for entry, anon in accepted])
+        accepted = [(entry, anon) for entry, anon in accepted if entry.stream_id not in late]
+    if identities is not None:  # sealed pseudonym -> name map, only for audited re-identification
+        identities.remember(
+            (Identity(rng.domain, quasi_identifiers(a.document)["pseudonym"], a.subject_pseudonym, a.known.names[0])
+             for _, a in accepted if a.known.names),
+            keyring,
+        )
     new_letters = vault.add_dead_letters(letters)
     for d in new_letters:
         streams.dead_letter(d.domain, {
@@ -135,12 +155,30 @@ def open_record(row: VaultRow, keyring: Keyring) -> dict:
                                    subject_key=row.subject_key))
 
 
+def known_values_matcher(values: Sequence[str]) -> re.Pattern[str] | None:
+    """One case-insensitive whole-word matcher for many raw identifiers (compiled once per partition)."""
+    words = sorted({v.lower() for v in values if len(v) >= 4}, key=len, reverse=True)
+    if not words:
+        return None
+    return re.compile("(?<![a-z0-9])(?:" + "|".join(map(re.escape, words)) + ")(?![a-z0-9])")
+
+
 def embed_partition(
-    partition_key: str, vault: Vault, keyring: Keyring, embedder: Embedder, vectors: VectorStore
+    partition_key: str,
+    vault: Vault,
+    keyring: Keyring,
+    embedder: Embedder,
+    vectors: VectorStore,
+    raw_identifiers: Sequence[str] = (),
 ) -> EmbedReport:
-    """Open a partition's records, embed their text chunks and merge them into LanceDB."""
+    """Open a partition's records, embed their text chunks and merge them into LanceDB.
+
+    Fail-closed leak guard: a text that still matches a PII pattern or any raw identifier of the partition's
+    input is held back (its record id and the kinds are reported, never the value).
+    """
     started = time.perf_counter()
     report = EmbedReport(partition_key=partition_key)
+    known = known_values_matcher(raw_identifiers)
     texts: list[str] = []
     meta: list[tuple[str, str, int]] = []
     for row in vault.partition_records(partition_key):
@@ -152,6 +190,8 @@ def embed_partition(
             continue
         text = record_text(doc)
         kinds = find_leaks(text, [])
+        if known is not None and known.search(text.lower()):
+            kinds.append("known_identifier")
         if kinds:
             log.error("leak guard held back record %r (kinds: %s)", row.record_id, ",".join(kinds))
             report.blocked.append(row.record_id)

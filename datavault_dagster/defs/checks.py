@@ -7,7 +7,9 @@ import dagster as dg
 from ..domain.anonymize import find_leaks
 from ..domain.batches import StreamRange
 from ..domain.errors import InvalidToken
+from ..domain.quasi import measure_k, present_fields, quasi_identifiers
 from ..pipeline import find_known_values, known_pii_of_range, open_record
+from ..services.settings import Settings
 from .assets import encrypted_records, record_embeddings
 from .partitions import stream_batches
 from .resources import KeyringResource, LanceDBResource, RedisResource, VaultResource
@@ -71,6 +73,29 @@ def every_blob_decrypts(
         except InvalidToken:
             failed += 1
     return dg.AssetCheckResult(passed=failed == 0, metadata={"envelopes": len(rows), "failed_to_open": failed})
+
+
+@dg.asset_check(asset=encrypted_records, blocking=True, partitions_def=stream_batches,
+                description="The stored quasi-identifiers (age band, sex, state, ZIP3) are k-anonymous per partition.")
+def quasi_identifiers_k_anonymous(
+    context: dg.AssetCheckExecutionContext, vault: VaultResource, keys: KeyringResource
+) -> dg.AssetCheckResult:
+    """Decrypt the partition and measure the smallest equivalence class of its quasi-identifiers."""
+    keyring, target = keys.keyring(), Settings.from_env().min_k
+    qis = []
+    for r in vault.vault().partition_records(context.partition_key):
+        try:
+            qis.append(quasi_identifiers(open_record(r, keyring)))
+        except InvalidToken:
+            continue
+    fields = present_fields(qis)
+    k, classes = measure_k(qis, fields)
+    withheld = sum(1 for q in qis if all(q.get(f) == "*" for f in fields))
+    return dg.AssetCheckResult(
+        passed=classes == 0 or k >= target,
+        metadata={"k": k, "target_k": target, "classes": classes, "records": len(qis),
+                  "records_withheld": withheld, "quasi_identifiers": ", ".join(fields)},
+    )
 
 
 @dg.asset_check(asset=encrypted_records, partitions_def=stream_batches,

@@ -11,6 +11,7 @@ from ..domain.anonymize import Anonymizer
 from ..domain.crypto import Keyring
 from ..domain.embed import Embedder
 from ..services import llm
+from ..services.identities import Identities
 from ..services.settings import DEFAULT_LLM_MODEL, Settings
 from ..services.streams import Streams
 from ..services.vault import Vault
@@ -42,6 +43,7 @@ class VaultResource(dg.ConfigurableResource):
     url: str | None = None
     home: str = ".datavault"
     _vault: Vault | None = PrivateAttr(default=None)
+    _identities: Identities | None = PrivateAttr(default=None)
 
     def vault(self) -> Vault:
         """The vault client, schema ensured (connects on first use)."""
@@ -50,9 +52,18 @@ class VaultResource(dg.ConfigurableResource):
             self._vault.ensure_schema()
         return self._vault
 
+    def identities(self) -> Identities:
+        """The sealed identity map and re-identification audit (same database)."""
+        if self._identities is None:
+            self._identities = Identities(self.vault().url)
+            self._identities.ensure_schema()
+        return self._identities
+
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._vault is not None:
             self._vault.close()
+        if self._identities is not None:
+            self._identities.close()
 
 
 class KeyringResource(dg.ConfigurableResource):

@@ -3,8 +3,9 @@
 People become `P-xxxxxxxxxx` (HMAC-SHA256 of the normalized name under the pseudonym key), so the
 same person has the same pseudonym in every record, partition, run and query; record subjects get
 `S-xxxxxxxxxx` from their producer id. Direct identifiers (SSN, phone, email, account and card
-numbers, MRNs, street addresses) are replaced by typed tokens; ages become bands, dates months, ZIP
-codes their first three digits.
+numbers, MRNs, street addresses) are replaced by typed tokens; ages become bands, ZIP codes their
+first three digits, and each subject's dates are shifted by a secret per-subject offset (so intervals
+between one person's events survive while the calendar dates do not).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from functools import cached_property
 from typing import Any
 
 from .errors import LeakDetected
+from .quasi import date_shift_days, shift_date
 from .records import RawRecord
 
 PSEUDONYM_CHARS = 10
@@ -57,6 +59,10 @@ class Pseudonymizer:
     def subject(self, domain: str, subject_id: str) -> str:
         """Pseudonym of a record's subject (patient, customer) by the producer's subject id."""
         return "S-" + self.token("subject", f"{domain}|{subject_id.strip().lower()}")
+
+    def date_shift(self, subject: str) -> int:
+        """The subject's secret date offset in days (same in every record of that subject)."""
+        return date_shift_days(self._key, subject)
 
     def identifier(self, kind: str, value: str) -> str:
         """Stable token for an account-like identifier, e.g. `ACCT-…`."""
@@ -322,7 +328,7 @@ class Anonymizer:
                 "zip3": p["address"]["zip"][:3],
             },
             "encounter": {
-                "month": enc["date"][:7],
+                "date": shift_date(enc["date"], self.pseudonyms.date_shift(subject)),
                 "facility": text(enc["facility"]),
                 "department": text(enc["department"]),
                 "reason": text(enc["reason"]),
@@ -355,6 +361,7 @@ class Anonymizer:
         person = self.pseudonyms.person(f"{c['first_name']} {c['last_name']}")
         text = lambda s: self.anonymize_text(s, known)  # noqa: E731
         last_tx = max((t["date"] for t in record.payload["transactions"]), default=acct["opened"])
+        shift = self.pseudonyms.date_shift(subject)
         doc = {
             "record_id": record.record_id,
             "domain": "finance",
@@ -368,7 +375,7 @@ class Anonymizer:
             "account": {"token": account_token, "type": acct["account_type"], "opened_year": acct["opened"][:4],
                         "card": card_token},
             "transactions": [
-                {"month": t["date"][:7], "amount": t["amount"], "currency": t["currency"],
+                {"date": shift_date(t["date"], shift), "amount": t["amount"], "currency": t["currency"],
                  "merchant": text(t["merchant"]), "category": text(t["category"])}
                 for t in record.payload["transactions"]
             ],

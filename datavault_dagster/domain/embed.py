@@ -16,6 +16,16 @@ MAX_WORDS = 110  # all-MiniLM-L6-v2 truncates at 256 word pieces; these texts ru
 OVERLAP_WORDS = 15
 
 
+def _region(qi: dict[str, Any]) -> str:
+    # quasi-identifiers coarsened for k-anonymity read "*"
+    parts = [qi.get("state", "*"), f"{qi['zip3']}xx" if qi.get("zip3", "*") != "*" else "*"]
+    return " ".join(p for p in parts if p != "*") or "withheld"
+
+
+def _band(qi: dict[str, Any]) -> str:
+    return "withheld" if qi.get("age_band", "*") == "*" else qi["age_band"]
+
+
 def record_text(doc: dict[str, Any]) -> str:
     """Readable text of an anonymized record: what is embedded and what the LLM reads as context."""
     if doc["domain"] == "healthcare":
@@ -23,18 +33,19 @@ def record_text(doc: dict[str, Any]) -> str:
         dx = "; ".join(f"{d['code']} {d['description']}" for d in doc["diagnoses"]) or "none"
         meds = "; ".join(f"{m['name']} {m['dose']} {m['frequency']}" for m in doc["medications"]) or "none"
         return (
-            f"Healthcare encounter {e['month']} for patient {p['pseudonym']} (age {p['age_band']}, sex {p['sex']}, "
-            f"region {p['state']} {p['zip3']}xx) at {e['facility']}, {e['department']}. Reason: {e['reason']}. "
+            f"Healthcare encounter {e['date']} for patient {p['pseudonym']} (age {_band(p)}, "
+            f"sex {'withheld' if p['sex'] == '*' else p['sex']}, region {_region(p)}) at {e['facility']}, "
+            f"{e['department']}. Reason: {e['reason']}. "
             f"Diagnoses: {dx}. Medications: {meds}. Note: {doc['note']}"
         )
     if doc["domain"] == "finance":
         c, a = doc["customer"], doc["account"]
         txs = "; ".join(
-            f"{t['month']} {t['amount']:.2f} {t['currency']} at {t['merchant']} ({t['category']})"
+            f"{t['date']} {t['amount']:.2f} {t['currency']} at {t['merchant']} ({t['category']})"
             for t in doc["transactions"]
         ) or "none"
         return (
-            f"Finance record for customer {c['pseudonym']} (age {c['age_band']}, region {c['state']} {c['zip3']}xx), "
+            f"Finance record for customer {c['pseudonym']} (age {_band(c)}, region {_region(c)}), "
             f"{a['type']} account {a['token']} opened {a['opened_year']}, card {a['card']}. "
             f"Transactions: {txs}. Advisor note: {doc['note']}"
         )

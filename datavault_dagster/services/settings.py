@@ -35,6 +35,8 @@ class Settings:
     llm_model: str
     batch_size: int
     top_k: int
+    min_k: int
+    reidentify_roles: tuple[str, ...]
     master_keys: str | None
     pseudonym_key: str | None
 
@@ -54,6 +56,11 @@ class Settings:
             llm_model=os.environ.get("DATAVAULT_LLM_MODEL") or DEFAULT_LLM_MODEL,
             batch_size=_int("DATAVAULT_BATCH_SIZE", 500),
             top_k=_int("DATAVAULT_TOP_K", 4),
+            min_k=_int("DATAVAULT_MIN_K", 3),
+            reidentify_roles=tuple(
+                r.strip() for r in (os.environ.get("DATAVAULT_REIDENTIFY_ROLES") or "privacy-officer").split(",")
+                if r.strip()
+            ),
             master_keys=master,
             pseudonym_key=pseudo,
         )

@@ -32,7 +32,7 @@ def test_definitions_hold_the_assets_checks_sensors_and_jobs(dv_env):
     specs |= {spec.name: spec for c in defs.asset_checks or [] for spec in c.check_specs}
     blocking = {name for name, spec in specs.items() if spec.blocking}
     assert blocking == {"vault_has_no_plaintext_pii", "every_blob_decrypts", "vector_count_matches_records",
-                        "vectors_have_no_pii"}
+                        "vectors_have_no_pii", "quasi_identifiers_k_anonymous"}
     assert "dead_letter_depth" in specs
     sensor = defs.resolve_sensor_def("redis_stream_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING

@@ -95,7 +95,7 @@ def test_partition_run_seals_embeds_dead_letters_and_replays_idempotently(monkey
     outcome = orchestrate.run_partition(instance, defs, key)
     assert outcome.success
     assert all(outcome.checks.values()) and set(outcome.checks) == {
-        "vault_has_no_plaintext_pii", "every_blob_decrypts", "dead_letter_depth",
+        "vault_has_no_plaintext_pii", "every_blob_decrypts", "dead_letter_depth", "quasi_identifiers_k_anonymous",
         "vector_count_matches_records", "vectors_have_no_pii",
     }
     meta = outcome.metadata["vault/encrypted_records"]

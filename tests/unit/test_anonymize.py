@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from datetime import date
 
 import pytest
 from faker import Faker
@@ -467,6 +468,7 @@ def test_same_subject_same_pseudonyms_across_records(anonymized, pseudonyms: Pse
 @pytest.mark.parametrize("domain", DOMAINS)
 def test_anonymized_structured_fields(anonymized, domain: str) -> None:
     bands = {age_band(a) for a in range(-1, 120)}  # "unknown" for an encounter dated before birth
+    shifts: dict[str, int] = {}  # subject pseudonym -> its date shift, the same in all of its records
     for rec, anon in anonymized[domain]:
         doc = anon.document
         assert doc["domain"] == domain and doc["record_id"] == rec["record_id"] == anon.record_id
@@ -479,17 +481,22 @@ def test_anonymized_structured_fields(anonymized, domain: str) -> None:
         assert not {"first_name", "last_name", "dob", "ssn", "phone", "email", "address"} & set(person)
         if domain == "healthcare":
             assert person["age_band"] == age_band(age_on(raw["dob"], rec["encounter"]["date"]))
-            assert re.fullmatch(r"\d{4}-\d{2}", doc["encounter"]["month"])
-            assert doc["encounter"]["month"] == rec["encounter"]["date"][:7]
+            shifted = date.fromisoformat(doc["encounter"]["date"])
+            days = (shifted - date.fromisoformat(rec["encounter"]["date"])).days
+            assert -180 <= days <= 180 and days == shifts.setdefault(anon.subject_pseudonym, days)
             assert [m["name"] for m in doc["medications"]] == [m["name"] for m in rec["medications"]]
             assert [d["code"] for d in doc["diagnoses"]] == [d["code"] for d in rec["diagnoses"]]
         else:
-            assert all(re.fullmatch(r"\d{4}-\d{2}", t["month"]) for t in doc["transactions"])
+            deltas = {(date.fromisoformat(t["date"]) - date.fromisoformat(r["date"])).days
+                      for t, r in zip(doc["transactions"], rec["transactions"], strict=True)}
+            (delta,) = deltas  # one shift per record: intervals between its dates survive
+            assert -180 <= delta <= 180 and delta == shifts.setdefault(anon.subject_pseudonym, delta)
             assert [t["amount"] for t in doc["transactions"]] == [t["amount"] for t in rec["transactions"]]
             assert re.fullmatch(r"\d{4}", doc["account"]["opened_year"])
             assert re.fullmatch(r"ACCT-[a-z2-7]{10}", doc["account"]["token"])
             assert re.fullmatch(r"CARD-[a-z2-7]{10}", doc["account"]["card"])
-        assert not ISO_DAY_RE.search(anon.to_json().decode())  # no full dates anywhere
+        body = anon.to_json().decode()
+        assert raw["dob"] not in body  # dates of birth never survive, not even shifted
 
 
 def test_to_json_is_canonical(anonymized) -> None:

@@ -51,7 +51,7 @@ def _raw_pii_in(rec: dict, domain: str, text: str) -> list[str]:
 def test_healthcare_record_text(docs) -> None:
     for rec, doc in docs["healthcare"]:
         text = record_text(doc)
-        assert text.startswith(f"Healthcare encounter {doc['encounter']['month']} for patient ")
+        assert text.startswith(f"Healthcare encounter {doc['encounter']['date']} for patient ")
         assert doc["patient"]["pseudonym"] in text
         assert f"age {doc['patient']['age_band']}" in text
         assert f"{doc['patient']['zip3']}xx" in text
@@ -61,7 +61,8 @@ def test_healthcare_record_text(docs) -> None:
             assert dx["code"] in text
         assert f"Note: {doc['note']}" in text
         assert _raw_pii_in(rec, "healthcare", text) == []
-        assert rec["encounter"]["date"] not in text  # month only
+        assert doc["encounter"]["date"] in text  # the shifted date, not the real one
+        assert rec["patient"]["dob"] not in text
 
 
 def test_finance_record_text(docs) -> None:
@@ -69,9 +70,8 @@ def test_finance_record_text(docs) -> None:
         text = record_text(doc)
         assert text.startswith(f"Finance record for customer {doc['customer']['pseudonym']} ")
         assert doc["account"]["token"] in text and doc["account"]["card"] in text
-        for tx in rec["transactions"]:
-            assert f"{tx['date'][:7]} {tx['amount']:.2f} {tx['currency']} at {tx['merchant']} ({tx['category']})" \
-                in text
+        for tx in doc["transactions"]:  # dates as stored: shifted per subject
+            assert f"{tx['date']} {tx['amount']:.2f} {tx['currency']} at {tx['merchant']} ({tx['category']})" in text
         assert f"Advisor note: {doc['note']}" in text
         assert _raw_pii_in(rec, "finance", text) == []
         assert rec["account"]["account_number"] not in text
@@ -88,7 +88,7 @@ def test_record_text_empty_lists() -> None:
     hc = {
         "domain": "healthcare", "record_id": "r", "subject": "S-x",
         "patient": {"pseudonym": "P-aaaaaaaaaa", "age_band": "40-49", "sex": "F", "state": "IL", "zip3": "627"},
-        "encounter": {"month": "2024-03", "facility": "F", "department": "D", "reason": "R"},
+        "encounter": {"date": "2024-03-07", "facility": "F", "department": "D", "reason": "R"},
         "diagnoses": [], "medications": [], "note": "n",
     }
     text = record_text(hc)
@@ -98,10 +98,10 @@ def test_record_text_empty_lists() -> None:
         "domain": "finance", "record_id": "r", "subject": "S-x",
         "customer": {"pseudonym": "P-bbbbbbbbbb", "age_band": "30-39", "state": "IA", "zip3": "208"},
         "account": {"token": "ACCT-x", "type": "checking", "opened_year": "2005", "card": "CARD-y"},
-        "transactions": [{"month": "2024-06", "amount": -5, "currency": "USD", "merchant": "M", "category": "c"}],
+        "transactions": [{"date": "2024-06-02", "amount": -5, "currency": "USD", "merchant": "M", "category": "c"}],
         "note": "n",
     }
-    assert "2024-06 -5.00 USD at M (c)" in record_text(fn)
+    assert "2024-06-02 -5.00 USD at M (c)" in record_text(fn)
     assert "Transactions: none." in record_text({**fn, "transactions": []})
 
 
