@@ -7,10 +7,11 @@ with the real pipeline (`seal_partition`: validate, anonymize, subject keys, AES
 PostgreSQL vault in partitions of 500, and writes one vector per record into LanceDB, partition by
 partition. By default the vectors are random unit vectors written directly through VectorStore (embedding
 10,000 records takes ~7 minutes on 2 cores); `--embed` uses the real model instead. About 1 % of the entries
-are malformed on purpose, so there are dead letters to scan and re-seal. Then it times a
-master key rotation (re-wrap every subject key, move every record's key id), the retirement of the old
-key, and `--erasures` erasures of random subjects (tombstone, Redis scan, dead letters, key shredding,
-LanceDB rewrite + cleanup of old versions, receipt).
+are malformed on purpose, so there are dead letters to scan and re-seal. Then it times a master key rotation
+(re-wrap every subject key, move every record's key id, re-seal dead letters and identities), the retirement
+of the old key, and `--erasures` erasures of random subjects (tombstone, Redis scan, dead letters, key
+shredding and identities, k-anonymity restored in the partitions they left, LanceDB rewrite + cleanup of old
+versions, receipt).
 
 Servers: DATAVAULT_REDIS_URL / DATAVAULT_POSTGRES_URL if set (a throw-away database is created on that
 PostgreSQL server and dropped afterwards; the Redis database is used as is, so point it at a spare one),
@@ -71,6 +72,8 @@ def main() -> None:  # noqa: PLR0915
     from datavault_dagster.pipeline import embed_partition, open_record, seal_partition
     from datavault_dagster.rotation import key_usage, retire, rotate_all
     from datavault_dagster.services import embedded
+    from datavault_dagster.services.identities import Identities
+    from datavault_dagster.services.settings import Settings
     from datavault_dagster.services.streams import Streams
     from datavault_dagster.services.vault import Vault
     from datavault_dagster.services.vectors import VectorRow, VectorStore
@@ -84,6 +87,9 @@ def main() -> None:  # noqa: PLR0915
     anonymizer = Anonymizer(Pseudonymizer(keyring.pseudonym_key))
     streams, vault = Streams(urls.redis_url), Vault(pg_url)
     vault.ensure_schema()
+    identities = Identities(pg_url)
+    identities.ensure_schema()
+    min_k = Settings.from_env().min_k
     store = VectorStore(str(home / "lancedb"))
     rng = np.random.default_rng(args.seed)
     where = "configured" if admin_pg else "embedded"
@@ -111,7 +117,7 @@ def main() -> None:  # noqa: PLR0915
         for i in range(0, len(ids), PARTITION):
             part = StreamRange(domain, ids[i], ids[min(i + PARTITION, len(ids)) - 1])
             t = time.perf_counter()
-            report = seal_partition(part, streams, vault, keyring, anonymizer)
+            report = seal_partition(part, streams, vault, keyring, anonymizer, min_k=min_k, identities=identities)
             seal_s += time.perf_counter() - t
             sealed += report.sealed
             partitions += 1
@@ -129,13 +135,14 @@ def main() -> None:  # noqa: PLR0915
     subjects = vault.subject_key_counts()
     n_subjects = sum(subjects.values())
     print(f"\nsetup        {time.perf_counter() - t0:8.1f} s: {sealed} records sealed in {partitions} partitions "
-          f"({sealed / seal_s:.0f} records/s incl. anonymization), {n_subjects} subject keys, "
-          f"{store.count()} vectors ({vec_s:.1f} s), {len(vault.dead_letters())} dead letters")
+          f"({sealed / seal_s:.0f} records/s incl. anonymization, k={min_k}), {n_subjects} subject keys, "
+          f"{identities.key_usage(keyring.primary)} sealed identities, {store.count()} vectors ({vec_s:.1f} s), "
+          f"{len(vault.dead_letters())} dead letters")
 
     # --- rotation -------------------------------------------------------------------------------------
     rotated = keyring.with_new_primary()
     t = time.perf_counter()
-    rotation = rotate_all(vault, rotated, streams)
+    rotation = rotate_all(vault, rotated, streams, identities=identities)
     rot_s = time.perf_counter() - t
     resealed = rotation.total("dead_letters_resealed"), rotation.total("dead_letter_stream_entries_resealed")
     print(f"\nrotation k1 -> {rotated.primary} (re-wrap every subject key, move records' key id, {partitions} "
@@ -143,16 +150,16 @@ def main() -> None:  # noqa: PLR0915
     print(f"  rotate_all                        {_fmt(rot_s, sealed, 'records')}  "
           f"{rotation.total('subject_keys_rewrapped')} subject keys re-wrapped "
           f"({rotation.total('subject_keys_rewrapped') / rot_s:.0f}/s), "
-          f"{rotation.total('records_moved')} records moved, {resealed[0]} dead letters and {resealed[1]} "
-          "dead-letter stream entries re-sealed")
+          f"{rotation.total('records_moved')} records moved, {resealed[0]} dead letters, {resealed[1]} "
+          f"dead-letter stream entries and {rotation.total('identities_resealed')} identities re-sealed")
     print(f"  records per key id after          {rotation.records_per_key_id}")
     t = time.perf_counter()
-    again = rotate_all(vault, rotated, streams)
+    again = rotate_all(vault, rotated, streams, identities=identities)
     print(f"  rotate_all again (nothing to do)  {time.perf_counter() - t:8.3f} s  "
           f"({again.total('subject_keys_rewrapped')} re-wrapped)")
     t = time.perf_counter()
-    usage = key_usage("k1", vault, streams)
-    retired = retire("k1", rotated, vault, streams)
+    usage = key_usage("k1", vault, streams, identities)
+    retired = retire("k1", rotated, vault, streams, identities)
     print(f"  retire k1 (usage check)           {time.perf_counter() - t:8.3f} s  usage {usage}")
     t = time.perf_counter()
     opened = sum(1 for p in vault.partition_keys() for r in vault.partition_records(p) if open_record(r, retired))
@@ -179,7 +186,7 @@ def main() -> None:  # noqa: PLR0915
         victim_vectors = [np.asarray(v, dtype=np.float32).tobytes() for v in arrow.column("vector").to_pylist()]
         marks = [("start", time.perf_counter())]
         receipt = forget_subject(subject, streams=streams, vault=vault, vectors=store, keyring=retired,
-                                 pseudonym=anonymizer.pseudonyms.subject,
+                                 pseudonym=anonymizer.pseudonyms.subject, identities=identities, min_k=min_k,
                                  on_step=lambda step, counts, marks=marks: marks.append((step, time.perf_counter())))
         totals.append(marks[-1][1] - marks[0][1])
         for (_, a), (step, b) in zip(marks, marks[1:], strict=False):
@@ -189,6 +196,8 @@ def main() -> None:  # noqa: PLR0915
         blobs = [p.read_bytes() for p in lance_dir.rglob("*") if p.is_file()]
         left_on_disk = sum(any(v in b for b in blobs) for v in victim_vectors)
         print(f"  {subject}: {receipt['removed']['vault_records_deleted']} records, "
+              f"{receipt['removed']['identities_deleted']} identities, "
+              f"{receipt['k_anonymity']['records_regeneralized']} neighbours re-generalized, "
               f"{receipt['removed']['vectors_deleted']} vectors, {receipt['removed']['lancedb_fragments_rewritten']} "
               f"fragment(s) rewritten, {receipt['removed']['lancedb_old_versions_removed']} old versions removed "
               f"-> {totals[-1]:.3f} s; vectors left on disk: {left_on_disk}")
@@ -199,6 +208,7 @@ def main() -> None:  # noqa: PLR0915
     print(f"  after: {store.count()} vectors, {store.versions()} LanceDB version(s), "
           f"{len(vault.erasure_receipts())} receipts stored")
 
+    identities.close()
     vault.close()
     streams.close()
     if dbname:

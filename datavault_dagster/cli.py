@@ -200,6 +200,7 @@ def forget(settings: Settings, subject: str, via_dagster: bool = False, progress
     from .domain.anonymize import Pseudonymizer
     from .domain.erasure import check_subject_pseudonym
     from .erasure import STEPS, forget_subject
+    from .services.identities import Identities
     from .services.streams import Streams
     from .services.vault import Vault
     from .services.vectors import VectorStore
@@ -215,6 +216,8 @@ def forget(settings: Settings, subject: str, via_dagster: bool = False, progress
     streams = Streams(runtime.redis_url(settings))
     vault = Vault(runtime.postgres_url(settings))
     vault.ensure_schema()
+    identities = Identities(vault.url)
+    identities.ensure_schema()
     try:
         with tqdm(total=len(STEPS), unit="step", desc=f"forget {subject}", disable=not progress, leave=False) as bar:
             def step(name: str, counts: dict) -> None:
@@ -224,8 +227,9 @@ def forget(settings: Settings, subject: str, via_dagster: bool = False, progress
 
             return forget_subject(subject, streams=streams, vault=vault, vectors=VectorStore(settings.lancedb_uri),
                                   keyring=keyring, pseudonym=Pseudonymizer(keyring.pseudonym_key).subject,
-                                  on_step=step)
+                                  on_step=step, identities=identities, min_k=settings.min_k)
     finally:
+        identities.close()
         vault.close()
         streams.close()
 
@@ -246,22 +250,36 @@ def keys_report(settings: Settings) -> dict:
     """Key ids, where they come from, and what depends on each."""
     from . import runtime
     from .rotation import key_usage
-    from .services.streams import Streams
-    from .services.vault import Vault
 
     keyring = runtime.keyring_for(settings)
-    streams = Streams(runtime.redis_url(settings))
-    vault = Vault(runtime.postgres_url(settings))
-    vault.ensure_schema()
+    streams, vault, identities = _key_services(settings)
     try:
         return {
             "source": "DATAVAULT_MASTER_KEYS" if runtime.keys_from_env(settings) else str(settings.keyring_path),
             "primary": keyring.primary,
-            "keys": {k: key_usage(k, vault, streams) for k in keyring.key_ids},
+            "keys": {k: key_usage(k, vault, streams, identities) for k in keyring.key_ids},
         }
     finally:
-        vault.close()
-        streams.close()
+        _close(streams, vault, identities)
+
+
+def _key_services(settings: Settings):  # noqa: ANN202
+    """Streams, vault and identities clients for the key commands (schemas ensured)."""
+    from . import runtime
+    from .services.identities import Identities
+    from .services.streams import Streams
+    from .services.vault import Vault
+
+    vault = Vault(runtime.postgres_url(settings))
+    vault.ensure_schema()
+    identities = Identities(vault.url)
+    identities.ensure_schema()
+    return Streams(runtime.redis_url(settings)), vault, identities
+
+
+def _close(*clients) -> None:  # noqa: ANN002
+    for client in clients:
+        client.close()
 
 
 def keys_rotate(settings: Settings, key_id: str | None = None, via_dagster: bool = False,
@@ -272,15 +290,12 @@ def keys_rotate(settings: Settings, key_id: str | None = None, via_dagster: bool
     from . import runtime
     from .domain.crypto import next_key_id
     from .rotation import needs_rotation, rotate_all
-    from .services.streams import Streams
-    from .services.vault import Vault
 
     keyring = runtime.keyring_for(settings)
-    vault = Vault(runtime.postgres_url(settings))
-    vault.ensure_schema()
+    streams, vault, identities = _key_services(settings)
     try:
         if runtime.keys_from_env(settings):
-            if key_id or not needs_rotation(vault, keyring):
+            if key_id or not needs_rotation(vault, keyring, identities):
                 print(ENV_ROTATION_HELP.format(primary=keyring.primary, suggested=key_id or next_key_id(keyring.keys)),
                       file=sys.stderr)
                 return 2
@@ -294,7 +309,6 @@ def keys_rotate(settings: Settings, key_id: str | None = None, via_dagster: bool
             result = run_job(settings.home, "rotate_keys", launched_by="datavault keys rotate --via-dagster")
             print(json.dumps({**result["output"], "dagster_run_id": result["run_id"]}, indent=2), file=out)
             return 0
-        streams = Streams(runtime.redis_url(settings))
         with tqdm(unit="partition", desc=f"re-wrap under {keyring.primary}", disable=not progress,
                   leave=False) as bar:
             def step(done: int, total: int, report) -> None:  # noqa: ANN001
@@ -302,8 +316,7 @@ def keys_rotate(settings: Settings, key_id: str | None = None, via_dagster: bool
                 bar.n = done
                 bar.refresh()
 
-            rotation = rotate_all(vault, keyring, streams, on_partition=step)
-        streams.close()
+            rotation = rotate_all(vault, keyring, streams, on_partition=step, identities=identities)
         print(json.dumps({
             "primary": rotation.primary,
             "partitions": len(rotation.partitions) - 1,
@@ -312,13 +325,14 @@ def keys_rotate(settings: Settings, key_id: str | None = None, via_dagster: bool
             "records_upgraded": rotation.total("records_upgraded"),
             "dead_letters_resealed": rotation.total("dead_letters_resealed"),
             "dead_letter_stream_entries_resealed": rotation.total("dead_letter_stream_entries_resealed"),
+            "identities_resealed": rotation.total("identities_resealed"),
             "records_per_key_id": rotation.records_per_key_id,
             "subject_keys_per_key_id": rotation.subject_keys_per_key_id,
             "seconds": round(rotation.seconds, 3),
         }, indent=2), file=out)
         return 0
     finally:
-        vault.close()
+        _close(streams, vault, identities)
 
 
 def keys_retire(settings: Settings, key_id: str, out=sys.stdout) -> int:  # noqa: ANN001
@@ -326,23 +340,18 @@ def keys_retire(settings: Settings, key_id: str, out=sys.stdout) -> int:  # noqa
     from . import runtime
     from .domain.errors import KeyInUse, KeyringError
     from .rotation import retire
-    from .services.streams import Streams
-    from .services.vault import Vault
 
     keyring = runtime.keyring_for(settings)
-    streams = Streams(runtime.redis_url(settings))
-    vault = Vault(runtime.postgres_url(settings))
-    vault.ensure_schema()
+    streams, vault, identities = _key_services(settings)
     try:
-        smaller = retire(key_id, keyring, vault, streams)
+        smaller = retire(key_id, keyring, vault, streams, identities)
     except (KeyInUse, KeyringError) as exc:
         print(f"refused: {exc}", file=sys.stderr)
         if isinstance(exc, KeyInUse):
             print("run `datavault keys rotate` (and `datavault process` for sealed raw entries) first", file=sys.stderr)
         return 1
     finally:
-        vault.close()
-        streams.close()
+        _close(streams, vault, identities)
     if runtime.keys_from_env(settings):
         print(f"nothing uses master key {key_id!r} any more: remove its entry from DATAVAULT_MASTER_KEYS "
               "(and from the Dagster deployment's environment)", file=out)

@@ -2,15 +2,17 @@
 
 Order matters: the tombstone (an in-progress receipt with a stream cutoff) is written first, so no run can
 seal the subject's old entries again; raw PII leaves Redis next; then the subject key is destroyed and its
-records deleted in one transaction that notes their ids in the receipt; then their vectors are removed
-from LanceDB down to the files on disk; the finished receipt keeps counts and timestamps, not ids. An
-interrupted erasure is resumed by running it again.
+records deleted in one transaction that notes their ids in the receipt, and its sealed identities (the names
+behind its person pseudonyms) are deleted; the partitions it left are brought back to k-anonymity; then its
+vectors are removed from LanceDB down to the files on disk; the finished receipt keeps counts and
+timestamps, not ids. An interrupted erasure is resumed by running it again.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -19,14 +21,19 @@ from datetime import UTC, datetime
 from .domain.batches import parse_stream_id
 from .domain.crypto import Keyring
 from .domain.erasure import check_subject_pseudonym, subject_of_dead_letter, subject_of_entry
+from .domain.errors import InvalidToken
+from .domain.quasi import enforce_k, present_fields, quasi_identifiers
 from .domain.records import DOMAINS
+from .pipeline import open_record
+from .services.identities import Identities
 from .services.streams import Streams
 from .services.vault import Vault
 from .services.vectors import VectorStore
 
 log = logging.getLogger(__name__)
 
-STEPS = ("tombstone", "raw stream entries", "dead letters", "subject key and records", "vectors", "receipt")
+STEPS = ("tombstone", "raw stream entries", "dead letters", "subject key and records", "k-anonymity", "vectors",
+         "receipt")
 
 
 def _now() -> datetime:
@@ -43,6 +50,33 @@ def stream_cutoff_ms(streams: Streams, domains: Sequence[str]) -> int:
     return max([streams.time_ms(), *newest])
 
 
+def regeneralize_partition(partition_key: str, vault: Vault, keyring: Keyring, min_k: int) -> int:
+    """Restore k-anonymity of a partition's stored records after some left it; returns records re-sealed.
+
+    Erasing a subject can shrink an equivalence class of quasi-identifiers below k, exposing the others in it:
+    the remaining records are coarsened again (the same ladder as at ingestion) and re-sealed under their own
+    subject keys.
+    """
+    if min_k <= 1:
+        return 0
+    rows, docs = [], []
+    for row in vault.partition_records(partition_key):
+        try:
+            docs.append(open_record(row, keyring))
+        except InvalidToken:
+            continue
+        rows.append(row)
+    qis = [quasi_identifiers(d) for d in docs]
+    before = [dict(q) for q in qis]
+    enforce_k(qis, present_fields(qis), min_k)  # coarsens the documents' quasi-identifier blocks in place
+    swaps = [
+        (row, row.key_id, keyring.seal(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode(),
+                                       domain=row.domain, record_id=row.record_id, subject_key=row.subject_key))
+        for row, doc, q, old in zip(rows, docs, qis, before, strict=True) if q != old
+    ]
+    return vault.replace_envelopes(swaps)
+
+
 def forget_subject(
     subject: str,
     *,
@@ -54,6 +88,8 @@ def forget_subject(
     domains: Sequence[str] = DOMAINS,
     on_step: Callable[[str, dict], None] = lambda step, counts: None,
     clock: Callable[[], datetime] = _now,
+    identities: Identities | None = None,
+    min_k: int = 1,
 ) -> dict:
     """Erase one subject (by pseudonym `S-…`) everywhere; returns the stored erasure receipt."""
     check_subject_pseudonym(subject)
@@ -99,8 +135,14 @@ def forget_subject(
                              "stream_entries_deleted": dl_stream_deleted})
 
     shred = vault.shred_subject(subject, start.receipt_id)
+    identities_deleted = identities.forget_subject(subject) if identities is not None else 0
     on_step("subject key and records", {"subject_keys_destroyed": len(shred.subject_key_ids),
-                                        "records_deleted": sum(shred.records_deleted.values())})
+                                        "records_deleted": sum(shred.records_deleted.values()),
+                                        "identities_deleted": identities_deleted})
+
+    partitions = sorted(set(shred.partitions) | set(start.pending_partitions))
+    regeneralized = sum(regeneralize_partition(p, vault, keyring, min_k) for p in partitions)
+    on_step("k-anonymity", {"partitions": len(partitions), "records_regeneralized": regeneralized})
 
     record_keys = sorted(set(shred.record_keys) | set(start.pending_record_keys))
     erased = vectors.erase_records(record_keys)
@@ -126,7 +168,10 @@ def forget_subject(
             "raw_stream_entries_deleted_by_domain": raw_deleted,
             "dead_letters_deleted": dl_deleted,
             "dead_letter_stream_entries_deleted": dl_stream_deleted,
+            "identities_deleted": identities_deleted,
         },
+        "k_anonymity": {"target_k": min_k, "partitions_checked": len(partitions),
+                        "records_regeneralized": regeneralized},
         "scanned": {
             "raw_stream_entries": scanned,
             "raw_stream_entries_naming_no_subject": unattributed,
@@ -136,6 +181,7 @@ def forget_subject(
         "verified": {
             "subject_keys_left": vault.subject_key_count(subject),
             "vault_records_left": vault.subject_record_count(subject),
+            "identities_left": identities.count_subject(subject) if identities is not None else 0,
             "vectors_left": remaining_vectors,
             "lancedb_versions_left": erased.versions_left,
         },

@@ -2,7 +2,7 @@
 
 Rotation re-wraps every subject key under the primary master key and moves its records' `key_id` with it
 (record envelopes are sealed under subject keys, so they stay as they are); it re-seals what a master key
-seals directly: dead letters (table and stream) and records still in a version-1 envelope, which are
+seals directly: dead letters (table and stream), sealed identities, and records still in a version-1 envelope, which are
 upgraded to version 2 under their subject's key. It runs partition by partition, then sweeps subject keys
 that no partition names. Every step is idempotent, so an interrupted rotation is finished by running it
 again. A master key can be retired once nothing depends on it.
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from .domain.crypto import VERSION, Keyring, WrappedSubjectKey, envelope_version, key_id_of
 from .domain.errors import InvalidToken, KeyInUse, KeyringError
 from .domain.records import DOMAINS
+from .services.identities import Identities
 from .services.streams import Streams
 from .services.vault import Vault, VaultRow
 
@@ -33,6 +34,7 @@ class RewrapReport:
     records_upgraded: int = 0  # v1 records re-sealed as v2 under their subject key
     dead_letters_resealed: int = 0
     dead_letter_stream_entries_resealed: int = 0
+    identities_resealed: int = 0
     records_per_key_id: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -97,8 +99,10 @@ def rewrap_partition(partition_key: str, vault: Vault, keyring: Keyring) -> Rewr
     return report
 
 
-def sweep(vault: Vault, keyring: Keyring, streams: Streams | None = None, batch: int = 1000) -> RewrapReport:
-    """Re-wrap subject keys that no partition names, and re-seal the dead-letter streams' entries."""
+def sweep(vault: Vault, keyring: Keyring, streams: Streams | None = None, identities: Identities | None = None,
+          batch: int = 1000) -> RewrapReport:
+    """Re-wrap subject keys that no partition names; re-seal the dead-letter streams' entries and the sealed
+    identities (names behind person pseudonyms)."""
     started = time.perf_counter()
     report = RewrapReport(None)
     while keys := vault.subject_keys_not_under(keyring.primary, limit=batch):
@@ -120,6 +124,8 @@ def sweep(vault: Vault, keyring: Keyring, streams: Streams | None = None, batch:
             streams.replace_dead_letter(domain, entry.stream_id, {  # type: ignore[union-attr]
                 **entry.fields, "key_id": keyring.primary, "sealed": base64.b64encode(resealed).decode()})
             report.dead_letter_stream_entries_resealed += 1
+    if identities is not None:
+        report.identities_resealed = identities.reseal(keyring, batch)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -129,6 +135,7 @@ def rotate_all(
     keyring: Keyring,
     streams: Streams | None = None,
     on_partition: Callable[[int, int, RewrapReport], None] = lambda done, total, report: None,
+    identities: Identities | None = None,
 ) -> RotationReport:
     """Re-wrap everything under the keyring's primary, partition by partition, then sweep."""
     started = time.perf_counter()
@@ -138,7 +145,7 @@ def rotate_all(
         report = rewrap_partition(key, vault, keyring)
         rotation.partitions.append(report)
         on_partition(n, len(partitions), report)
-    report = sweep(vault, keyring, streams)
+    report = sweep(vault, keyring, streams, identities)
     rotation.partitions.append(report)
     on_partition(len(partitions), len(partitions), report)
     rotation.records_per_key_id = vault.key_id_counts()
@@ -147,15 +154,19 @@ def rotate_all(
     return rotation
 
 
-def needs_rotation(vault: Vault, keyring: Keyring) -> bool:
+def needs_rotation(vault: Vault, keyring: Keyring, identities: Identities | None = None) -> bool:
     """True if anything in the vault is not yet under the primary master key."""
+    others = [k for k in keyring.keys if k != keyring.primary]
     return any(k != keyring.primary for k in (*vault.key_id_counts(), *vault.subject_key_counts())) \
-        or bool(vault.dead_letters_not_under(keyring.primary, limit=1))
+        or bool(vault.dead_letters_not_under(keyring.primary, limit=1)) \
+        or (identities is not None and any(identities.key_usage(k) for k in others))
 
 
-def key_usage(key_id: str, vault: Vault, streams: Streams) -> dict[str, int]:
-    """Everything that still needs master key `key_id`: vault rows and sealed stream entries."""
+def key_usage(key_id: str, vault: Vault, streams: Streams, identities: Identities | None = None) -> dict[str, int]:
+    """Everything that still needs master key `key_id`: vault rows, sealed identities and sealed stream entries."""
     usage = vault.key_usage(key_id)
+    if identities is not None:
+        usage["identities"] = identities.key_usage(key_id)
     raw = dead = 0
     for domain in DOMAINS:
         for entry in streams.scan(domain):
@@ -169,13 +180,14 @@ def key_usage(key_id: str, vault: Vault, streams: Streams) -> dict[str, int]:
     return {**usage, "sealed_raw_stream_entries": raw, "dead_letter_stream_entries": dead}
 
 
-def retire(key_id: str, keyring: Keyring, vault: Vault, streams: Streams) -> Keyring:
+def retire(key_id: str, keyring: Keyring, vault: Vault, streams: Streams,
+           identities: Identities | None = None) -> Keyring:
     """The keyring without `key_id`; refuses (`KeyInUse`) while anything depends on it."""
     if key_id not in keyring.keys:
         raise KeyringError(f"no master key {key_id!r} in the keyring")
     if key_id == keyring.primary:
         raise KeyringError(f"{key_id!r} is the primary key; rotate to a new primary first")
-    usage = key_usage(key_id, vault, streams)
+    usage = key_usage(key_id, vault, streams, identities)
     if any(usage.values()):
         raise KeyInUse(key_id, usage)
     return keyring.without([key_id])

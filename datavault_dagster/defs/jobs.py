@@ -7,6 +7,7 @@ from ..domain.erasure import check_subject_pseudonym
 from ..erasure import forget_subject as erase_subject
 from ..pipeline import answer_question
 from ..rotation import RewrapReport, rotate_all
+from ..services.settings import Settings
 from .assets import encrypted_records, record_embeddings
 from .partitions import stream_batches
 from .resources import (
@@ -99,7 +100,7 @@ def rewrap_keys(
             metadata={"records_per_key_id": report.records_per_key_id, "primary_key_id": keyring.primary},
         ))
 
-    rotation = rotate_all(v, keyring, redis.streams(), on_partition=progress)
+    rotation = rotate_all(v, keyring, redis.streams(), on_partition=progress, identities=vault.identities())
     summary = {
         "primary": rotation.primary,
         "partitions": len(rotation.partitions) - 1,
@@ -108,6 +109,7 @@ def rewrap_keys(
         "records_upgraded": rotation.total("records_upgraded"),
         "dead_letters_resealed": rotation.total("dead_letters_resealed"),
         "dead_letter_stream_entries_resealed": rotation.total("dead_letter_stream_entries_resealed"),
+        "identities_resealed": rotation.total("identities_resealed"),
         "records_per_key_id": rotation.records_per_key_id,
         "subject_keys_per_key_id": rotation.subject_keys_per_key_id,
         "seconds": round(rotation.seconds, 3),
@@ -115,8 +117,8 @@ def rewrap_keys(
     return dg.Output(summary, metadata={**summary, "records_per_key_id_before": before})
 
 
-@dg.job(description="Key rotation: re-wrap subject keys (and re-seal v1 envelopes, dead letters) under the "
-                    "primary master key, partition by partition. Add the new primary to the keyring first.")
+@dg.job(description="Key rotation: re-wrap subject keys (and re-seal v1 envelopes, dead letters, identities) "
+                    "under the primary master key, partition by partition. Add the new primary to the keyring first.")
 def rotate_keys() -> None:
     """Re-wrap the vault under the primary master key."""
     rewrap_keys()
@@ -146,6 +148,7 @@ def forget(
         subject, streams=redis.streams(), vault=vault.vault(), vectors=lancedb.store(), keyring=keyring,
         pseudonym=Pseudonymizer(keyring.pseudonym_key).subject,
         on_step=lambda step, counts: context.log.info(f"erasure of {subject}: {step} {counts}"),
+        identities=vault.identities(), min_k=Settings.from_env().min_k,
     )
     return dg.Output(receipt, metadata={
         "receipt_id": receipt["receipt_id"],

@@ -128,6 +128,39 @@ class Identities:
                FROM datavault.reidentification_audit ORDER BY id"""
         ).fetchall()
 
+    def key_usage(self, key_id: str) -> int:
+        """Identities sealed under master key `key_id`."""
+        cur = self.conn.execute("SELECT count(*) FROM datavault.identities WHERE key_id = %s", (key_id,))
+        return int(cur.fetchone()[0])  # type: ignore[index]
+
+    def reseal(self, keyring: Keyring, batch: int = 1000) -> int:
+        """Re-seal every identity not under the primary master key (key rotation); returns how many."""
+        done = 0
+        while True:
+            rows = self.conn.execute(
+                """SELECT domain, pseudonym, key_id, envelope FROM datavault.identities WHERE key_id <> %s
+                   ORDER BY domain, pseudonym LIMIT %s""", (keyring.primary, batch),
+            ).fetchall()
+            moved = 0
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                for domain, pseudonym, key_id, envelope in rows:
+                    sealed = keyring.rotate(bytes(envelope), domain=_aad_domain(domain), record_id=pseudonym)
+                    cur.execute(
+                        """UPDATE datavault.identities SET key_id = %s, envelope = %s
+                           WHERE domain = %s AND pseudonym = %s AND key_id = %s""",
+                        (keyring.primary, sealed, domain, pseudonym, key_id),
+                    )
+                    moved += cur.rowcount
+            done += moved
+            if len(rows) < batch or not moved:
+                return done
+
+    def count_subject(self, subject_pseudonym: str) -> int:
+        """Identities bound to one subject."""
+        cur = self.conn.execute("SELECT count(*) FROM datavault.identities WHERE subject_pseudonym = %s",
+                                (subject_pseudonym,))
+        return int(cur.fetchone()[0])  # type: ignore[index]
+
     def forget_subject(self, subject_pseudonym: str) -> int:
         """Delete the identities of one subject (right to erasure); returns rows removed."""
         cur = self.conn.execute("DELETE FROM datavault.identities WHERE subject_pseudonym = %s",

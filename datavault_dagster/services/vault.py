@@ -141,6 +141,7 @@ class ShredResult:
     subject_key_ids: list[str]
     records_deleted: dict[str, int]  # per domain
     record_keys: list[tuple[str, str]]  # (domain, record_id) of the deleted records
+    partitions: list[str]  # the partitions they belonged to
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,7 @@ class ErasureStart:
     requested_at: datetime
     stream_cutoff_ms: int
     pending_record_keys: list[tuple[str, str]]
+    pending_partitions: list[str]
     resumed: bool
 
 
@@ -415,38 +417,42 @@ class Vault:
                     "UPDATE datavault.erasure_receipts SET stream_cutoff_ms = greatest(stream_cutoff_ms, %s) "
                     "WHERE receipt_id = %s", (stream_cutoff_ms, row[0]),
                 )
+                pending = row[3]
                 return ErasureStart(row[0], row[1], max(row[2], stream_cutoff_ms),
-                                    [tuple(k) for k in row[3]], resumed=True)  # type: ignore[misc]
+                                    sorted({(k[0], k[1]) for k in pending}), sorted({k[2] for k in pending}),
+                                    resumed=True)
             self.conn.execute(
                 """INSERT INTO datavault.erasure_receipts (receipt_id, subject_pseudonym, status, requested_at,
                    stream_cutoff_ms) VALUES (%s, %s, 'in_progress', %s, %s)""",
                 (receipt_id, subject, requested_at, stream_cutoff_ms),
             )
-        return ErasureStart(receipt_id, requested_at, stream_cutoff_ms, [], resumed=False)
+        return ErasureStart(receipt_id, requested_at, stream_cutoff_ms, [], [], resumed=False)
 
     def shred_subject(self, subject: str, receipt_id: str) -> ShredResult:
         """Destroy a subject's keys and delete its records, in one transaction that also notes (in the
-        receipt, until its vectors are gone) which records those were."""
+        receipt, until the erasure completes) which records and partitions those were."""
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(
                 "DELETE FROM datavault.subject_keys WHERE subject_pseudonym = %s RETURNING subject_key_id", (subject,)
             )
             skids = sorted(r[0] for r in cur.fetchall())
             cur.execute(
-                "DELETE FROM datavault.records WHERE subject_pseudonym = %s RETURNING domain, record_id", (subject,)
+                "DELETE FROM datavault.records WHERE subject_pseudonym = %s RETURNING domain, record_id, partition_key",
+                (subject,),
             )
-            keys = sorted((r[0], r[1]) for r in cur.fetchall())
+            deleted = sorted(cur.fetchall())
+            keys = [(r[0], r[1]) for r in deleted]
             cur.execute(
                 """UPDATE datavault.erasure_receipts
                    SET pending_record_ids = (SELECT coalesce(jsonb_agg(DISTINCT x), '[]'::jsonb)
                                              FROM jsonb_array_elements(pending_record_ids || %s) AS x)
                    WHERE receipt_id = %s""",
-                (Jsonb([list(k) for k in keys]), receipt_id),
+                (Jsonb([list(k) for k in deleted]), receipt_id),
             )
         per_domain: dict[str, int] = {}
         for domain, _ in keys:
             per_domain[domain] = per_domain.get(domain, 0) + 1
-        return ShredResult(skids, per_domain, keys)
+        return ShredResult(skids, per_domain, keys, sorted({r[2] for r in deleted}))
 
     def delete_dead_letters(self, keys: Sequence[tuple[str, str]]) -> int:
         """Delete dead letters by (domain, stream_id)."""

@@ -22,6 +22,7 @@ from datavault_dagster.domain.embed import chunk_text, record_text
 from datavault_dagster.domain.errors import InvalidToken
 from datavault_dagster.domain.records import stream_fields
 from datavault_dagster.pipeline import answer_question, open_record, seal_partition
+from datavault_dagster.services.identities import Identities
 from datavault_dagster.services.settings import Settings
 from datavault_dagster.services.streams import Streams
 from datavault_dagster.services.vault import Vault, VaultRow
@@ -113,6 +114,9 @@ def test_forget_shreds_one_subject_everywhere_and_leaves_everyone_else(monkeypat
     streams.add("healthcare", stream_fields("healthcare", records[1], keyring))
     streams.add("healthcare", stream_fields("healthcare", other_record))
     assert len(vault.dead_letters()) == 3 and streams.dead_letter_length("healthcare") == 3
+    identities = Identities(settings.postgres_url)
+    names_before = identities.conn.execute("SELECT count(*) FROM datavault.identities").fetchone()[0]
+    assert identities.count_subject(subject) >= 1  # the subject's name, sealed for audited re-identification
 
     # before: a question drawn from one of the subject's records retrieves it
     question = chunk_text(record_text(open_record(victim_rows[0], keyring)))[0]
@@ -128,8 +132,11 @@ def test_forget_shreds_one_subject_everywhere_and_leaves_everyone_else(monkeypat
     assert removed["vectors_deleted"] == len(victim_vectors)
     assert removed["raw_stream_entries_deleted"] == 2
     assert removed["dead_letters_deleted"] == 1 and removed["dead_letter_stream_entries_deleted"] == 1
-    assert receipt["verified"] == {"subject_keys_left": 0, "vault_records_left": 0, "vectors_left": 0,
-                                   "lancedb_versions_left": 1}
+    assert removed["identities_deleted"] >= 1 and identities.count_subject(subject) == 0
+    assert identities.conn.execute("SELECT count(*) FROM datavault.identities").fetchone()[0] == \
+        names_before - removed["identities_deleted"]
+    assert receipt["verified"] == {"subject_keys_left": 0, "vault_records_left": 0, "identities_left": 0,
+                                   "vectors_left": 0, "lancedb_versions_left": 1}
     assert datetime.fromisoformat(receipt["requested_at"]) <= datetime.fromisoformat(receipt["completed_at"])
     assert datetime.fromisoformat(receipt["completed_at"]) <= datetime.now(UTC)
     stored = vault.erasure_receipts(subject)
@@ -146,11 +153,23 @@ def test_forget_shreds_one_subject_everywhere_and_leaves_everyone_else(monkeypat
             open_record(VaultRow(*[getattr(r, f) for f in ("domain", "record_id", "stream_id", "partition_key",
                                                            "subject_pseudonym", "key_id", "envelope")]), keyring)
     assert vault.get_records(sorted(mine)) == {}
-    # everyone else untouched: every other record opens, its envelope unchanged, its vectors in place
+    # everyone else stays: every other record opens; those whose class of quasi-identifiers shrank below k
+    # when the subject left were coarsened again (and nothing else about them changed); the rest are untouched
     after = {(r.domain, r.record_id): r for key in vault.partition_keys() for r in vault.partition_records(key)}
     assert set(after) == {(r.domain, r.record_id) for r in others}
-    assert all(after[(r.domain, r.record_id)].envelope == r.envelope and open_record(after[(r.domain, r.record_id)],
-                                                                                      keyring) for r in others)
+    regeneralized = 0
+    for r in others:
+        old, new = open_record(r, keyring), open_record(after[(r.domain, r.record_id)], keyring)
+        if after[(r.domain, r.record_id)].envelope == r.envelope:
+            continue
+        regeneralized += 1
+        block = "patient" if r.domain == "healthcare" else "customer"
+        changed = {f for f in old[block] if old[block][f] != new[block][f]}
+        assert changed and changed <= {"age_band", "sex", "state", "zip3"}
+        assert {k: v for k, v in old.items() if k != block} == {k: v for k, v in new.items() if k != block}
+        assert all(new[block][f] == "*" or "-" in new[block][f] for f in changed)
+    assert regeneralized == receipt["k_anonymity"]["records_regeneralized"] >= 1  # seed 5: a class shrank
+    assert receipt["k_anonymity"]["target_k"] == 3 and receipt["k_anonymity"]["partitions_checked"] >= 1
 
     # vectors: gone from the table, from every version, and from every file on disk
     assert store.count_records(sorted(mine)) == 0 and store.versions() == 1

@@ -17,6 +17,7 @@ from datavault_dagster import orchestrate, runtime
 from datavault_dagster.cli import keys_report, keys_retire, keys_rotate, produce, status
 from datavault_dagster.domain.crypto import Keyring, envelope_version, key_id_of
 from datavault_dagster.pipeline import open_record
+from datavault_dagster.services.identities import Identities
 from datavault_dagster.services.settings import Settings
 from datavault_dagster.services.streams import Streams
 from datavault_dagster.services.vault import Vault
@@ -55,6 +56,9 @@ def test_rotate_rewraps_subject_keys_moves_key_ids_and_retire_refuses_then_succe
     assert len(rows) == 37 and vault.key_id_counts() == {"k1": 37}
     assert vault.subject_key_counts() == {"k1": len(subjects)}
     assert all(envelope_version(r.envelope) == 2 and r.subject_key.key_id == "k1" for r in rows)
+    identities = Identities(settings.postgres_url)
+    people = identities.key_usage("k1")
+    assert people >= len(subjects)  # one sealed name per person pseudonym
 
     # a record as it was sealed before subject keys existed (a v1 envelope under the master key)
     legacy = rows[0]
@@ -75,6 +79,8 @@ def test_rotate_rewraps_subject_keys_moves_key_ids_and_retire_refuses_then_succe
     assert summary["subject_keys_rewrapped"] == len(subjects)
     assert summary["records_upgraded"] == 1 and summary["records_moved"] == 36
     assert summary["dead_letters_resealed"] == 3 and summary["dead_letter_stream_entries_resealed"] == 3
+    assert summary["identities_resealed"] == people and identities.key_usage("k1") == 0
+    assert identities.key_usage("k2") == people
     assert summary["records_per_key_id"] == {"k2": 37} == vault.key_id_counts()
     assert summary["subject_keys_per_key_id"] == {"k2": len(subjects)}
 
@@ -95,6 +101,9 @@ def test_rotate_rewraps_subject_keys_moves_key_ids_and_retire_refuses_then_succe
         only_k2.open(d.sealed_payload, domain=f"deadletter:{d.domain}", record_id=d.stream_id)
     streams = Streams(settings.redis_url)
     assert {e.fields["key_id"] for e in streams.scan("healthcare", dead_letters=True)} == {"k2"}
+    name_rows = identities.conn.execute("SELECT domain, pseudonym, envelope FROM datavault.identities").fetchall()
+    for domain, pseudonym, envelope in name_rows:  # the sealed names open without k1
+        assert json.loads(only_k2.open(bytes(envelope), domain=f"identity:{domain}", record_id=pseudonym))["name"]
     # `keys list` shows what still needs k1: the producer entries sealed with it
     assert keys_report(settings)["keys"]["k1"]["sealed_raw_stream_entries"] == 2
 
