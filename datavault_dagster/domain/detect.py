@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from . import names
 from .errors import DataVaultError
 
 logger = logging.getLogger(__name__)
@@ -175,10 +176,7 @@ def token_entity(token: str) -> str:
 # tokens our own anonymization emits: never detected as PII, never partly replaced
 PROTECTED = re.compile(r"\b(?:[PS]|ACCT|CARD)-[a-z2-7]{10}\b|\[[A-Z][A-Z0-9-]*\]")
 
-TITLE = r"(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Doctor|Nurse|DR|MR|MRS|MS|PROF)"
-_NAME_WORD = r"[A-Z][a-zA-Z'\-]+"
-TITLED_NAME = re.compile(rf"\b({TITLE})\.?\s+((?:{_NAME_WORD})(?:\s+(?!(?:and|or|the)\b){_NAME_WORD}){{0,2}})")
-_TITLE_PREFIX = re.compile(rf"^(?:{TITLE}\.?\s+)+")
+_TITLE_PREFIX = re.compile(r"^(?:(?:" + "|".join(names.TITLE_WORDS) + r")\.?\s+)+", re.I)
 
 _US_PHONE = re.compile(
     r"(?<![\w+\-.])(?:(?:\+\s?1|001|1)[-.\s]?)?(?:\(\d{3}\)[-.\s]?|\d{3}[-.\s])\d{3}[-.\s]\d{4}"
@@ -188,10 +186,12 @@ _US_PHONE = re.compile(
 # an international number: +CC or 00CC, or a national trunk-0 number, in the usual groupings; validated with
 # phonenumbers before it counts
 _INTL_PHONE = re.compile(
-    r"(?<![\w+\-./])(?:(?:\+|00)\d{1,3}[\s.\-]?(?:\(0\)[\s.\-]?)?|\(0\d{1,4}\)[\s.\-]?|0\d)"
-    r"(?:\(?\d{1,5}\)?[\s.\-]?){1,5}\d(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?![\w])",
+    r"(?<![\w+\-./])(?:(?:\+|00)\d{1,3}[\s.\-]?(?:\(0\)[\s.\-]?)?|\(0\d{1,4}\)[\s.\-]?|0\d[\s.\-]?)"
+    r"(?:\(?\d{1,5}\)?[\s.\-]?){0,5}\d(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?![\w])",
     re.I,
 )
+# grouped digits with no prefix ("87 4922-5859"): a phone only after a phone keyword
+_GROUPED_DIGITS = re.compile(r"(?<![\w+\-./])\(?\d{2,5}\)?(?:[ .\-]\d{2,5}){1,4}(?![\w\-/]|[.,]\d)")
 _PHONE_REGIONS = ("GB", "DE", "FR", "IT", "ES", "NL", "AU", "IN", "BR", "MX", "IE", "CH", "JP")
 
 _MONTH = (
@@ -234,7 +234,7 @@ _STREET_SUFFIXES = (
     "Pine Place Pl Plain Plaza Plz Point Pt Port Prt Prairie Pr Radial Ramp Ranch Rapid Rest Ridge Rdg River "
     "Riv Road Rd Route Rte Row Rue Run Shoal Shore Skyway Spring Spg Spur Square Sq Station Sta Stravenue "
     "Stra Stream Street St Summit Smt Terrace Ter Throughway Trace Track Trafficway Trail Trl Trailer Tunnel "
-    "Turnpike Tpke Underpass Union Valley Vly Viaduct View Village Vlg Ville Vista Walk Wall Way Well"
+    "Turnpike Tpke Underpass Union Valley Vly Via Viaduct View Village Vlg Ville Vista Walk Wall Way Well"
 ).split()
 _SUFFIX = r"(?:" + "|".join(sorted(_STREET_SUFFIXES, key=len, reverse=True)) + r")(?:e?s)?"
 _DIRECTION = r"(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West|Northeast|Northwest|Southeast|Southwest)\.?"
@@ -242,7 +242,7 @@ _STREET_WORD = r"(?:[A-Z][a-zA-Z'\-]*\.?|\d{1,3}(?:st|nd|rd|th))"
 _UNIT = r"(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Room|Rm\.?|Floor|Fl\.?|Bldg\.?|#)\s*#?[\w\-]+)"
 _STATE_CODES = (
     "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH "
-    "OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR GU VI AS MP"
+    "OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR GU VI AS MP MH FM PW AA AE AP"
 ).split()
 _STATE_NAMES = (
     "Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|Florida|Georgia|Hawaii|Idaho|"
@@ -287,24 +287,31 @@ _NUMBER_CONTEXT = [
     ("CARD", re.compile(r"\b(?:card|visa|mastercard|master\s?card|amex|american\s+express|discover|jcb|"
                         r"credit|debit|cc)\b", re.I)),
     ("ACCOUNT", re.compile(r"\b(?:account|acct|a/c|acc|checking|savings|brokerage|deposit|iban|wire)\b", re.I)),
-    ("PHONE", re.compile(r"\b(?:phone|call|tel|telephone|cell|mobile|fax|reach|contact|text|sms|callback)\b", re.I)),
+    ("PHONE", re.compile(r"\b(?:(?:tele)?phone[ds]?|call(?:ed|ing|s)?|tel|cell|mobile|fax|reach(?:ed)?|"
+                         r"contact(?:ed)?|text(?:ed)?|sms|callback|whatsapp)\b", re.I)),
     ("MRN", re.compile(r"\b(?:mrn|medical\s+record|chart|member|patient\s+id)\b", re.I)),
 ]
 _CONTEXT_WINDOW = 48  # characters before a number searched for its keyword (about six words)
 _CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|6(?:011|5|4[4-9])|35|3[068]|62|50|6[37])")
 
 
+def _keyword_before(text: str, start: int) -> str | None:
+    """The kind of the identifier keyword nearest before `start` in the same sentence, if any."""
+    window = text[max(0, start - _CONTEXT_WINDOW): start]
+    window = re.split(r"[.;!?]\s|\n", window)[-1]
+    keyword, at = None, -1
+    for kind, pattern in _NUMBER_CONTEXT:
+        for km in pattern.finditer(window):
+            if km.start() > at:
+                keyword, at = kind, km.start()
+    return keyword
+
+
 def _number_spans(text: str) -> Iterator[Span]:
     for m in _DIGIT_RUN.finditer(text):
         digits = re.sub(r"\D", "", m.group(0))
         n = len(digits)
-        window = text[max(0, m.start() - _CONTEXT_WINDOW): m.start()]
-        window = re.split(r"[.;!?]\s|\n", window)[-1]  # this sentence only
-        keyword, at = None, -1
-        for kind, pattern in _NUMBER_CONTEXT:
-            for km in pattern.finditer(window):
-                if km.start() > at:
-                    keyword, at = kind, km.start()
+        keyword = _keyword_before(text, m.start())
         luhn = 13 <= n <= 19 and luhn_ok(digits)
         if keyword == "SSN" and n == 9:
             entity = "SSN"
@@ -312,7 +319,7 @@ def _number_spans(text: str) -> Iterator[Span]:
             entity = "ROUTING"
         elif keyword == "CARD" and luhn:
             entity = "CARD"
-        elif keyword == "PHONE" and (n == 10 or (n == 11 and digits[0] == "1")):
+        elif keyword == "PHONE" and 7 <= n <= 15:
             entity = "PHONE"
         elif keyword == "MRN":
             entity = "MRN"
@@ -349,6 +356,18 @@ def _phone_spans(text: str) -> Iterator[Span]:
                 continue
             if phonenumbers.is_possible_number(parsed):
                 yield Span(m.start(), m.end(), "PHONE", 0.75, "pattern:intl-phone")
+                break
+    for m in _GROUPED_DIGITS.finditer(text):
+        digits = re.sub(r"\D", "", m.group(0))
+        if not 8 <= len(digits) <= 13 or _keyword_before(text, m.start()) != "PHONE":
+            continue
+        for region in ("US", *_PHONE_REGIONS):
+            try:
+                parsed = phonenumbers.parse(m.group(0), region)
+            except phonenumbers.NumberParseException:
+                continue
+            if phonenumbers.is_possible_number(parsed):
+                yield Span(m.start(), m.end(), "PHONE", 0.7, "pattern:phone-after-keyword")
                 break
 
 
@@ -400,13 +419,17 @@ def _id_spans(text: str) -> Iterator[Span]:
         yield Span(m.start(), end, "URL", 0.8, "pattern:url")
 
 
-def _titled_name_spans(text: str) -> Iterator[Span]:
-    for m in TITLED_NAME.finditer(text):
-        yield Span(m.start(2), m.end(2), "PERSON", 0.7, "pattern:titled-name")
+def _name_rule_spans(text: str) -> Iterator[Span]:
+    for start, end in names.titled_names(text):
+        yield Span(start, end, "PERSON", 0.75, "name-rule:title")
+    for start, end in names.credentialed_names(text):
+        yield Span(start, end, "PERSON", 0.7, "name-rule:credential")
+    for start, end, score in names.cued_names(text):
+        yield Span(start, end, "PERSON", score, "name-rule:cue")
 
 
 PATTERN_RECOGNIZERS: tuple[Callable[[str], Iterable[Span]], ...] = (
-    _id_spans, _number_spans, _phone_spans, _date_spans, _age_spans, _address_spans, _titled_name_spans,
+    _id_spans, _number_spans, _phone_spans, _date_spans, _age_spans, _address_spans, _name_rule_spans,
 )
 
 # --- resolution ---------------------------------------------------------------------------------------------------
@@ -417,7 +440,7 @@ def _tier(span: Span) -> int:
         return 5
     if span.source == "known-name":
         return 3
-    if span.source == "ner":
+    if span.source == "ner" or span.source.startswith("name-rule"):
         return 1
     return 4 if span.entity in ("EMAIL", "URL") else 2
 
@@ -425,9 +448,9 @@ def _tier(span: Span) -> int:
 def resolve(spans: Iterable[Span]) -> list[Span]:
     """Non-overlapping spans, in text order.
 
-    The record's own identifiers win over pattern recognizers, which win over NER (emails and URLs come
-    before the record's names, which may be part of them); within a tier the longer span wins, then the
-    higher score. A losing span of the same entity type (not a person) that
+    The record's own identifiers win over pattern recognizers, which win over person names from NER and the
+    name rules (emails and URLs come before the record's names, which may be part of them); within a tier the
+    longer span wins, then the higher score. A losing span of the same entity type (not a person) that
     contains the winner widens it: "+1 " before a known phone number goes with it.
     """
     ranked = sorted(spans, key=lambda s: (-_tier(s), -len(s), -s.score, s.start))
@@ -453,18 +476,18 @@ _POSSESSIVE = re.compile(r"(?:'s|’s|')$")
 
 
 def _clean_person(text: str, start: int, end: int) -> tuple[int, int] | None:
-    """Trim titles, possessives and punctuation from a NER person span; None when nothing name-like is left."""
-    piece = text[start:end]
-    m = _TITLE_PREFIX.match(piece)
+    """Trim titles, greetings, possessives and punctuation from a NER person span and take in 'Last, ' before it;
+    None when nothing name-like is left."""
+    m = _TITLE_PREFIX.match(text[start:end])
     if m:
         start += m.end()
-    piece = text[start:end]
-    trimmed = _POSSESSIVE.sub("", piece.rstrip(" .,;:-"))
+    start, end = names.trim_edges(text, start, end)
+    trimmed = _POSSESSIVE.sub("", text[start:end].rstrip(" .,;:-"))
     end = start + len(trimmed)
     piece = text[start:end]
     if len(piece) < 2 or _NOT_A_NAME.search(piece) or not any(c.isalpha() for c in piece):
         return None
-    return start, end
+    return names.extend_last_first(text, start, end), end
 
 
 def _link_names(text: str, spans: list[Span]) -> list[Span]:
@@ -618,11 +641,13 @@ class Detector:
         return spans
 
     def _people(self, texts: Sequence[str]) -> list[list[Span]]:
-        todo = [i for i, t in enumerate(texts) if t and any(c.isalpha() for c in t)]
+        todo = [(i, t) for i, t in enumerate(texts) if t and any(c.isalpha() for c in t)]
+        # a second reading of texts with names in capitals, title-cased (same offsets)
+        todo += [(i, r) for i, t in todo if (r := names.recase(t)) is not None]
         out: list[list[Span]] = [[] for _ in texts]
         with self._nlp_lock:
-            docs = list(self._nlp.pipe((texts[i] for i in todo), batch_size=self.batch_size))
-        for i, doc in zip(todo, docs, strict=True):
+            docs = list(self._nlp.pipe((t for _, t in todo), batch_size=self.batch_size))
+        for (i, _), doc in zip(todo, docs, strict=True):
             for ent in doc.ents:
                 if ent.label_ != "PERSON":
                     continue
