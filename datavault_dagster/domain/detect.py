@@ -254,12 +254,14 @@ _STATE_NAMES = (
 _STATE = rf"(?:{'|'.join(_STATE_CODES)}|{_STATE_NAMES})"
 _CITY = r"(?:[A-Z][a-zA-Z'\-]+\.?)(?:\s+[A-Z][a-zA-Z'\-]+){0,3}"
 _STREET = re.compile(
-    rf"(?<![\w\-])\d{{1,6}}[A-Z]?\s+(?:{_DIRECTION}\s+)?(?:{_STREET_WORD}\s+){{1,4}}{_SUFFIX}\b\.?"
+    rf"(?<![\w\-.])\d{{1,6}}[A-Z]?\s+(?:{_DIRECTION}\s+)?(?:{_STREET_WORD}\s+){{1,4}}{_SUFFIX}\b\.?"
     rf"(?:\s+{_DIRECTION}(?![\w]))?{_UNIT}?"
     # the city belongs to the address when a state follows: "…, Springfield, IL 62704"
     rf"(?:,?\s+(?P<city>{_CITY})(?=,?\s+{_STATE}\b))?"
 )
-_PO_BOX = re.compile(r"\b(?:P\.?\s?O\.?\s?Box|Post Office Box)\s+\d{1,6}\b", re.I)
+_PO_BOX = re.compile(
+    rf"\b(?i:P\.?\s?O\.?\s?Box|Post Office Box)\s+\d{{1,6}}\b(?:,?\s+(?P<city>{_CITY})(?=,?\s+{_STATE}\b))?"
+)
 _ZIP_AFTER_STATE = re.compile(rf"\b{_STATE},?\s+(\d{{5}}(?:-\d{{4}})?)\b")
 _ZIP_KEYWORD = re.compile(r"\b(?:ZIP|zip\s?code|postal\s+code|zipcode)[\s:#]*(\d{5}(?:-\d{4})?)\b", re.I)
 _ZIP4 = re.compile(r"(?<![\d-])\d{5}-\d{4}(?![\d-])")
@@ -435,22 +437,23 @@ PATTERN_RECOGNIZERS: tuple[Callable[[str], Iterable[Span]], ...] = (
 # --- resolution ---------------------------------------------------------------------------------------------------
 
 def _tier(span: Span) -> int:
-    """Trust order: known values, then email/URL (they may contain a known name), known names, patterns, NER."""
+    """Trust order: known values, email/URL/address patterns, known names, other patterns, NER and name rules."""
     if span.source == "known":
         return 5
     if span.source == "known-name":
         return 3
     if span.source == "ner" or span.source.startswith("name-rule"):
         return 1
-    return 4 if span.entity in ("EMAIL", "URL") else 2
+    # emails, URLs and street addresses may contain one of the record's names ("117 N. Nelson Blvd")
+    return 4 if span.entity in ("EMAIL", "URL", "ADDRESS") else 2
 
 
 def resolve(spans: Iterable[Span]) -> list[Span]:
     """Non-overlapping spans, in text order.
 
     The record's own identifiers win over pattern recognizers, which win over person names from NER and the
-    name rules (emails and URLs come before the record's names, which may be part of them); within a tier the
-    longer span wins, then the higher score. A losing span of the same entity type (not a person) that
+    name rules (emails, URLs and street addresses come before the record's names, which may be part of them);
+    within a tier the longer span wins, then the higher score. A losing span of the same entity type (not a person) that
     contains the winner widens it: "+1 " before a known phone number goes with it.
     """
     ranked = sorted(spans, key=lambda s: (-_tier(s), -len(s), -s.score, s.start))
@@ -487,7 +490,9 @@ def _clean_person(text: str, start: int, end: int) -> tuple[int, int] | None:
     piece = text[start:end]
     if len(piece) < 2 or _NOT_A_NAME.search(piece) or not any(c.isalpha() for c in piece):
         return None
-    return names.extend_last_first(text, start, end), end
+    if " " not in piece and piece.isupper() and len(piece) <= 4:
+        return None  # an acronym NER took for a name ("ABA", "KYC")
+    return names.extend_last_first(text, start, end)
 
 
 def _link_names(text: str, spans: list[Span]) -> list[Span]:

@@ -60,7 +60,6 @@ NOT_NAME = {
     "disease", "syndrome", "disorder", "palsy", "cancer", "diabetes", "hypertension", "monthly", "annual",
     "north", "south", "east", "west", "lake", "port", "mount", "fort", "new", "san", "santa", "los", "las",
     "airlines", "air", "lines", "hotels", "hotel", "grill", "foods", "edison", "depot", "buy", "wireless",
-    "s", "o", "a", "p",  # SOAP note headings "S:", "O:", "A:", "P:"
 } | _MONTHS | _WEEKDAYS | set(STOP_WORDS) | {t.lower() for t in TITLE_WORDS}
 # a capitalized run followed by one of these names a place or an organization: "Good Samaritan Hospital"
 ORG_WORDS = {
@@ -96,8 +95,13 @@ def _name_word(word: str, *, caps: bool) -> bool:
     return not any(c.isupper() for c in bare[1:]) or "-" in bare or "'" in bare or bare[:2] in ("Mc", "O'")
 
 
-def name_run(text: str, at: int, *, min_words: int = 1, max_words: int = 4) -> tuple[int, int] | None:
-    """The run of name words starting at `at` ("Boaz van Herstal", "DE LA FUENTE", "Lawson, Julia"), or None."""
+def name_run(
+    text: str, at: int, *, min_words: int = 1, max_words: int = 4, caps_single: bool = False
+) -> tuple[int, int] | None:
+    """The run of name words starting at `at` ("Boaz van Herstal", "DE LA FUENTE", "Lawson, Julia"), or None.
+
+    A name in capitals needs two words ("KRISHNA SAHA"; "IP" or "ACH" alone is an acronym) unless `caps_single`.
+    """
     first = _WORD.match(text, at)
     if not first:
         return None
@@ -133,7 +137,7 @@ def name_run(text: str, at: int, *, min_words: int = 1, max_words: int = 4) -> t
                 break
             comma_used = True
         pos = words[-1][1] + gap.end()
-    if len(words) < min_words:
+    if len(words) < max(min_words, 2 if caps and not caps_single else 1):
         return None
     after = _WORD.match(text, words[-1][1] + len(text[words[-1][1]:]) - len(text[words[-1][1]:].lstrip(" \t")))
     if after and after.group(0)[:1].isupper() and after.group(0).rstrip(".").lower() in ORG_WORDS:
@@ -160,20 +164,23 @@ def trim_edges(text: str, start: int, end: int) -> tuple[int, int]:
         return start, end
 
 
-def extend_last_first(text: str, start: int, end: int) -> int:
-    """Start of 'Last, First' when a one-word name is preceded by 'Last, ' ('Collier, Erik')."""
+def extend_last_first(text: str, start: int, end: int) -> tuple[int, int]:
+    """A one-word name widened to 'Last, First' when the other half is next to it ('Collier, Erik' from either)."""
     if re.search(r"\s", text[start:end]):
-        return start
+        return start, end
     m = re.search(r"([^\W\d_][\w'’\-]*),[ \t]+$", text[max(0, start - 40):start])
     if m and _name_word(m.group(1), caps=m.group(1).isupper()):
-        return start - (len(m.group(0)))
-    return start
+        return start - len(m.group(0)), end
+    m = re.match(r",[ \t]+([^\W\d_][\w'’\-]*)(?![\w'’\-]|,[ \t]*[^\W\d_])", text[end:end + 40])
+    if m and _name_word(m.group(1), caps=m.group(1).isupper()):
+        return start, end + m.end()
+    return start, end
 
 
 def titled_names(text: str) -> Iterator[tuple[int, int]]:
     """Names after a title: 'Dr. Hoàng', 'Dr Davi da Cruz', 'Mr. Jean-Luc Picard'."""
     for m in _TITLE_RE.finditer(text):
-        run = name_run(text, m.end(), max_words=3)
+        run = name_run(text, m.end(), max_words=3, caps_single=True)
         if run:
             yield run
 
