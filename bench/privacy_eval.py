@@ -1,6 +1,7 @@
 """PII detection quality: our Detector against Presidio's default AnalyzerEngine on the same labelled data.
 
-    python bench/privacy_eval.py [--n 600] [--dev-seed 1] [--holdout-seed 2]
+    python bench/privacy_eval.py [--n 600] [--dev-seed 1] [--holdout-seed 2] [--no-presidio]
+    python bench/privacy_eval.py --throughput 1000     # records/s of Anonymizer.anonymize_record per domain
 
 Data: `simulations.pii_eval.generate` (seeded templates + Faker identities, gold character spans), once with the
 "dev" template set the detector was tuned on and once with the "holdout" set (other sentences, structures and
@@ -23,39 +24,40 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datavault_dagster.domain.detect import Detector, KnownPII
+    from simulations.pii_eval import Counts, Example
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from datavault_dagster.domain.detect import Detector, KnownPII  # noqa: E402
-from simulations.pii_eval import LABELS, Counts, Example, evaluate, generate  # noqa: E402
 
 # Presidio's labels -> ours. spaCy tags ages ("54-year-old") as DATE, so DATE_TIME may stand for either;
 # LOCATION (spaCy GPE/LOC/FAC) is the nearest thing Presidio has to a street address.
-PRESIDIO_LABELS: dict[str, frozenset[str]] = {
-    "PERSON": frozenset({"PERSON"}),
-    "EMAIL_ADDRESS": frozenset({"EMAIL"}),
-    "PHONE_NUMBER": frozenset({"PHONE"}),
-    "US_SSN": frozenset({"SSN"}),
-    "CREDIT_CARD": frozenset({"CARD"}),
-    "US_BANK_NUMBER": frozenset({"ACCOUNT"}),
-    "IBAN_CODE": frozenset({"ACCOUNT"}),
-    "ABA_ROUTING_NUMBER": frozenset({"ROUTING"}),
-    "IP_ADDRESS": frozenset({"IP"}),
-    "URL": frozenset({"URL"}),
-    "DATE_TIME": frozenset({"DATE", "AGE"}),
-    "LOCATION": frozenset({"ADDRESS"}),
+PRESIDIO_LABELS: dict[str, tuple[str, ...]] = {
+    "PERSON": ("PERSON",),
+    "EMAIL_ADDRESS": ("EMAIL",),
+    "PHONE_NUMBER": ("PHONE",),
+    "US_SSN": ("SSN",),
+    "CREDIT_CARD": ("CARD",),
+    "US_BANK_NUMBER": ("ACCOUNT",),
+    "IBAN_CODE": ("ACCOUNT",),
+    "ABA_ROUTING_NUMBER": ("ROUTING",),
+    "IP_ADDRESS": ("IP",),
+    "URL": ("URL",),
+    "DATE_TIME": ("DATE", "AGE"),
+    "LOCATION": ("ADDRESS",),
 }
 
-Predictions = list[tuple[int, int, "str | frozenset[str]"]]
+Predictions = list[tuple[int, int, "str | tuple[str, ...]"]]
 
 
 def known_of(ex: Example) -> KnownPII | None:
     """The record subject's structured identifiers, as the anonymizer builds them (None for questions)."""
+    from datavault_dagster.domain.detect import KnownPII
+
     s = ex.subject
     if s is None:
         return None
@@ -87,12 +89,14 @@ def presidio_default() -> Callable[[Example], Predictions]:
     def run(ex: Example) -> Predictions:
         out: Predictions = []
         for r in engine.analyze(ex.text, language="en"):
-            out.append((r.start, r.end, PRESIDIO_LABELS.get(r.entity_type, frozenset({"OTHER:" + r.entity_type}))))
+            out.append((r.start, r.end, PRESIDIO_LABELS.get(r.entity_type, ("OTHER:" + r.entity_type,))))
         return out
     return run
 
 
 def timed(examples: Sequence[Example], fn: Callable[[Example], Predictions]) -> tuple[dict[str, Counts], float]:
+    from simulations.pii_eval import evaluate
+
     fn(examples[0])  # warm up (model load) outside the timing
     t = time.perf_counter()
     counts = evaluate(examples, fn)
@@ -104,6 +108,8 @@ def _fmt(x: float) -> str:
 
 
 def table(title: str, results: dict[str, tuple[dict[str, Counts], float]]) -> str:
+    from simulations.pii_eval import LABELS
+
     names = list(results)
     head = f"{'entity':8} {'gold':>5} | " + " | ".join(f"{n:^23}" for n in names)
     sub = f"{'':8} {'':>5} | " + " | ".join(f"{'P':>5} {'R':>5} {'F2':>5} {'red':>5}" for _ in names)
@@ -124,13 +130,49 @@ def table(title: str, results: dict[str, tuple[dict[str, Counts], float]]) -> st
     return "\n".join(lines)
 
 
+def throughput(records: int, rounds: int = 3) -> None:
+    """Records/s of `Anonymizer.anonymize_record` on simulated records (best of `rounds`, after a warm-up).
+
+    Imports only APIs that predate the detector, so the same function measures an older checkout:
+    `PYTHONPATH=<old checkout> python bench/privacy_eval.py --throughput N`.
+    """
+    from datavault_dagster.domain.anonymize import Anonymizer, Pseudonymizer
+    from datavault_dagster.domain.crypto import Keyring
+    from datavault_dagster.domain.records import parse_entry, stream_fields
+    from simulations import generate_records
+
+    keyring = Keyring.generate()
+    anonymizer = Anonymizer(Pseudonymizer(keyring.pseudonym_key))
+    print(f"record anonymization, {os.cpu_count()} cores, {records} records per domain, best of {rounds}")
+    for domain in ("healthcare", "finance"):
+        raws = [parse_entry(domain, f"{i + 1}-0", stream_fields(domain, r), keyring)
+                for i, r in enumerate(generate_records(domain, records, seed=99))]
+        anonymizer.anonymize_record(raws[0])  # loads the models, if any
+        best = min(_seconds(anonymizer.anonymize_record, raws) for _ in range(rounds))
+        print(f"[{domain}] {records / best:8.1f} records/s ({best / records * 1000:.2f} ms/record)")
+
+
+def _seconds(fn: Callable[[object], object], items: Sequence[object]) -> float:
+    t = time.perf_counter()
+    for item in items:
+        fn(item)
+    return time.perf_counter() - t
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=600, help="examples per data set")
     parser.add_argument("--dev-seed", type=int, default=1)
     parser.add_argument("--holdout-seed", type=int, default=2)
     parser.add_argument("--no-presidio", action="store_true", help="skip the Presidio baseline (faster)")
+    parser.add_argument("--throughput", type=int, metavar="RECORDS", help="only measure record anonymization")
     args = parser.parse_args()
+    if args.throughput:
+        throughput(args.throughput)
+        return
+
+    from datavault_dagster.domain.detect import Detector
+    from simulations.pii_eval import generate
 
     detector = Detector().load()
     baseline = None if args.no_presidio else presidio_default()

@@ -18,7 +18,7 @@ Scoring rule (`score`), the same for every detector:
   not leak when predictions are replaced), a stricter view than recall.
 Compatible types: the same label, a predicted CITY for a gold ADDRESS; and a detector's own labels are mapped
 to ours first (see `bench/privacy_eval.py` for Presidio's), where one of its labels may be compatible with
-more than one of ours.
+more than one of ours (a tuple, the first one primary).
 """
 
 from __future__ import annotations
@@ -552,7 +552,7 @@ def _covered(start: int, end: int, spans: Iterable[tuple[int, int]]) -> int:
     return sum(marks)
 
 
-def compatible(predicted: str | Iterable[str], gold: str) -> bool:
+def compatible(predicted: str | tuple[str, ...], gold: str) -> bool:
     """Whether a predicted label (or any of a set of labels) counts for a gold label."""
     labels = {predicted} if isinstance(predicted, str) else set(predicted)
     return any(lab == gold or gold in COMPATIBLE.get(lab, ()) for lab in labels)
@@ -560,12 +560,12 @@ def compatible(predicted: str | Iterable[str], gold: str) -> bool:
 
 def score(
     examples: Sequence[Example],
-    predictions: Sequence[Sequence[tuple[int, int, str | frozenset[str]]]],
+    predictions: Sequence[Sequence[tuple[int, int, str | tuple[str, ...]]]],
 ) -> dict[str, Counts]:
     """Per-label and overall ('ALL') counts under the rule in the module docstring.
 
-    A prediction's label may be a set of our labels (a foreign label compatible with several of ours); it is
-    tallied under the first label of the sorted set unless it matched a gold span, then under that one.
+    A prediction's label may be a tuple of our labels (a foreign label compatible with several of ours); it is
+    tallied under the label of the gold span it matched, or under its first label when it matched none.
     """
     out: dict[str, Counts] = {label: Counts() for label in (*LABELS, "ALL")}
     for ex, preds in zip(examples, predictions, strict=True):
@@ -589,7 +589,7 @@ def score(
             if isinstance(lab, str):
                 name = lab
             else:
-                name = hits[0].label if hits else sorted(lab)[0]
+                name = hits[0].label if hits else lab[0]
             name = "ADDRESS" if name == "CITY" else name
             for t in (out.setdefault(name, Counts()), out["ALL"]):
                 t.predicted += 1
@@ -598,7 +598,7 @@ def score(
 
 
 def evaluate(
-    examples: Sequence[Example], detect: Callable[[Example], Sequence[tuple[int, int, str | frozenset[str]]]]
+    examples: Sequence[Example], detect: Callable[[Example], Sequence[tuple[int, int, str | tuple[str, ...]]]]
 ) -> dict[str, Counts]:
     """Run a detector (example -> predictions) over the examples and score it."""
     return score(examples, [detect(ex) for ex in examples])

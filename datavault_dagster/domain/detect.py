@@ -346,8 +346,8 @@ def _phone_spans(text: str) -> Iterator[Span]:
     for m in _INTL_PHONE.finditer(text):
         raw = m.group(0)
         digits = re.sub(r"\D", "", raw)
-        if not 8 <= len(digits) <= 15:
-            continue
+        if not 8 <= len(digits) <= 15 or raw.isdigit():
+            continue  # a bare digit run is typed by _number_spans, which reads the words before it
         number = re.sub(r"\s?(?:x|ext\.?)\s?\d{1,6}$", "", raw, flags=re.I)
         regions = (None,) if raw.startswith("+") else ("ZZ",) if raw.startswith("00") else _PHONE_REGIONS
         for region in regions:
@@ -549,7 +549,7 @@ class Detector:
         self._load_lock = threading.Lock()
         self._nlp_lock = threading.Lock()  # spaCy does not promise thread-safe inference
         self._nlp: Any = None
-        self._presidio: list[tuple[Any, str, str]] = []
+        self._presidio: list[tuple[Any, str, str, re.Pattern[str]]] = []
         self._loaded = False
 
     def __repr__(self) -> str:
@@ -574,11 +574,12 @@ class Detector:
                     UrlRecognizer,
                 )
 
+                # (recognizer, its entity, ours, a cheap test that the text could hold one at all)
                 self._presidio = [
-                    (EmailRecognizer(), "EMAIL_ADDRESS", "EMAIL"),
-                    (IpRecognizer(), "IP_ADDRESS", "IP"),
-                    (UrlRecognizer(), "URL", "URL"),
-                    (IbanRecognizer(), "IBAN_CODE", "ACCOUNT"),
+                    (EmailRecognizer(), "EMAIL_ADDRESS", "EMAIL", re.compile(r"\w@\w")),
+                    (IpRecognizer(), "IP_ADDRESS", "IP", re.compile(r"\d\.\d|[0-9a-f]:[0-9a-f:]", re.I)),
+                    (UrlRecognizer(), "URL", "URL", re.compile(r"\w\.[a-z]{2}", re.I)),
+                    (IbanRecognizer(), "IBAN_CODE", "ACCOUNT", re.compile(r"[A-Z]{2}\d{2}")),
                 ]
                 if self.ner:
                     import spacy
@@ -640,7 +641,9 @@ class Detector:
                     spans.append(Span(m.start(), m.end(), "PERSON", 1.0, "known-name", name=full))
         for recognizer in PATTERN_RECOGNIZERS:
             spans.extend(recognizer(text))
-        for recognizer, theirs, ours in self._presidio:
+        for recognizer, theirs, ours, could in self._presidio:
+            if not could.search(text):
+                continue  # Presidio's URL recognizer alone costs ~1 ms a note: skip texts that cannot match
             for r in recognizer.analyze(text, [theirs]):
                 spans.append(Span(r.start, r.end, ours, r.score, f"presidio:{type(recognizer).__name__}"))
         return spans
