@@ -173,8 +173,13 @@ def token_entity(token: str) -> str:
 
 # --- our recognizers ----------------------------------------------------------------------------------------------
 
-# tokens our own anonymization emits: never detected as PII, never partly replaced
-PROTECTED = re.compile(r"\b(?:[PS]|ACCT|CARD)-[a-z2-7]{10}\b|\[[A-Z][A-Z0-9-]*\]")
+# tokens our own anonymization emits: never detected as PII, never partly replaced (only these: a raw
+# "[SMITH]" in the input is a name like any other)
+OWN_PLACEHOLDERS = (
+    "EMAIL", "PHONE", "SSN", "CARD", "ACCOUNT", "ROUTING", "MRN", "ADDRESS", "ZIP", "IP", "URL", "DATE", "DOB",
+    "LAST4", "CITY", "ID", "PII", "PATIENT-ID", "CUSTOMER-ID",
+)
+PROTECTED = re.compile(r"\b(?:[PS]|ACCT|CARD)-[a-z2-7]{10}\b|\[(?:" + "|".join(OWN_PLACEHOLDERS) + r")\]")
 
 _TITLE_PREFIX = re.compile(r"^(?:(?:" + "|".join(names.TITLE_WORDS) + r")\.?\s+)+", re.I)
 
@@ -529,7 +534,7 @@ def offline_tldextract() -> None:
     import tldextract.tldextract as tld
 
     current = tld.TLD_EXTRACTOR
-    if current.suffix_list_urls or current._cache.enabled:
+    if current.suffix_list_urls or getattr(getattr(current, "_cache", None), "enabled", True):
         tld.TLD_EXTRACTOR = tld.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 

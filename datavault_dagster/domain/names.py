@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-
-from spacy.lang.en.stop_words import STOP_WORDS
+from functools import cache
 
 TITLE_WORDS = ("Dr", "Doctor", "Mr", "Mrs", "Ms", "Miss", "Mx", "Prof", "Professor", "Nurse", "Sr", "Fr", "Rev")
 CREDENTIALS = ("MD", "M.D.", "DO", "D.O.", "RN", "NP", "PA-C", "PA", "PhD", "DDS", "DMD", "LPN", "FNP", "CNP",
@@ -45,7 +44,7 @@ _MONTHS = {"january", "february", "march", "april", "may", "june", "july", "augu
            "dec"}
 _WEEKDAYS = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
 # words that make a capitalized run a place, an organization or a document heading rather than a person
-NOT_NAME = {
+_NOT_NAME = {
     "hospital", "clinic", "center", "centre", "medical", "health", "healthcare", "regional", "general",
     "university", "college", "school", "institute", "bank", "credit", "union", "market", "wholesale", "store",
     "pharmacy", "insurance", "group", "services", "service", "department", "dept", "county", "city", "state",
@@ -60,7 +59,18 @@ NOT_NAME = {
     "disease", "syndrome", "disorder", "palsy", "cancer", "diabetes", "hypertension", "monthly", "annual",
     "north", "south", "east", "west", "lake", "port", "mount", "fort", "new", "san", "santa", "los", "las",
     "airlines", "air", "lines", "hotels", "hotel", "grill", "foods", "edison", "depot", "buy", "wireless",
-} | _MONTHS | _WEEKDAYS | set(STOP_WORDS) | {t.lower() for t in TITLE_WORDS}
+} | _MONTHS | _WEEKDAYS | {t.lower() for t in TITLE_WORDS}
+
+
+@cache
+def not_name() -> frozenset[str]:
+    """Lower-cased words that are never part of a name: the list above and spaCy's English stop words.
+
+    Built on first use: importing spaCy takes seconds, and most importers of this module never detect anything.
+    """
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(_NOT_NAME | set(STOP_WORDS))
 # a capitalized run followed by one of these names a place or an organization: "Good Samaritan Hospital"
 ORG_WORDS = {
     "hospital", "clinic", "center", "centre", "medical", "health", "healthcare", "university", "college",
@@ -86,7 +96,7 @@ _CUE_RE = re.compile(
 def _name_word(word: str, *, caps: bool) -> bool:
     """A capitalized word (or an all-capitals one inside an all-capitals name) that is not a known non-name."""
     bare = word.rstrip(".")
-    if not bare or not bare[0].isupper() or bare.lower() in NOT_NAME:
+    if not bare or not bare[0].isupper() or bare.lower() in not_name():
         return False
     if len(bare) == 1:  # an initial needs its dot
         return word.endswith(".")

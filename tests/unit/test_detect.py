@@ -165,6 +165,14 @@ def test_known_values_win_and_carry_their_token(detector: Detector) -> None:
     assert [(s.entity, s.replacement) for s in spans] == [("ACCOUNT", "ACCT-abcdefghij"), ("CITY", "[CITY]")]
 
 
+def test_only_our_own_tokens_are_protected(anonymizer: Anonymizer) -> None:
+    known = KnownPII(names=["John Smith"])
+    assert anonymizer.anonymize_text("Call [PHONE] for P-abcdefghij now.", known) == \
+        "Call [PHONE] for P-abcdefghij now."
+    out = anonymizer.anonymize_text("Spoke with [SMITH] today.", known)
+    assert "SMITH" not in out and Pseudonymizer(KEY).person("John Smith") in out
+
+
 def test_email_holding_a_known_name_stays_one_email(detector: Detector) -> None:
     text = "Mail jane.doe@gmail.com or call Jane."
     assert found(detector, text, KnownPII(names=["Jane Doe"])) == [("EMAIL", "jane.doe@gmail.com"),
