@@ -79,6 +79,19 @@ _DX = ("type 2 diabetes (E11.9)", "essential hypertension (I10)", "hyperlipidemi
 _FACILITIES = ("St. Mary's Regional Medical Center", "Mercy General Hospital", "Lakeside Community Health Clinic",
                "Riverside University Hospital", "Good Samaritan Hospital")
 _MERCHANTS = ("Whole Foods Market", "Costco Wholesale", "Delta Air Lines", "Best Buy", "Con Edison", "Amazon")
+# capitalized phrases that are not people, after words that often introduce one ("with", "to", "by")
+_SERVICES = {
+    "dev": ("Occupational Therapy", "Palliative Care", "Behavioral Health", "Sleep Medicine", "Home Health",
+            "Pain Management", "Wound Care", "Urgent Care", "Nutrition Services", "Speech Therapy"),
+    "holdout": ("Pulmonary Rehab", "Infection Control", "Patient Advocacy", "Hospice Care", "Nuclear Medicine",
+                "Respiratory Therapy", "Endocrine Clinic", "Financial Counseling"),
+}
+_PAYEES = {
+    "dev": ("Chase Bank", "Bank of America", "Aetna", "United Healthcare", "Kaiser Permanente", "Home Depot",
+            "Walgreens", "Fidelity Investments"),
+    "holdout": ("Citi Mortgage", "State Farm", "Comcast Xfinity", "Liberty Mutual", "Capital One", "Geico",
+                "Vanguard", "Planet Fitness"),
+}
 
 
 class _World:
@@ -92,6 +105,7 @@ class _World:
         for i, (loc, f) in enumerate(sorted(self.fakes.items())):
             f.seed_instance(f"pii-eval-{template_set}-{seed}-{i}-{loc}")
         self.holdout = template_set == "holdout"
+        self.template_set = template_set
         self.people = make_people(200, self.rng, self.fake, min_age=1, max_age=95)
 
     def choice(self, seq):  # noqa: ANN001, ANN201
@@ -286,6 +300,8 @@ _DEV = {
         "Emergency contact: {relative} ({phone2}).",
         "Referred to {facility}; follow up in {weeks} weeks.",
         "Insurance {mrn}, verified on {date}.",
+        "Referred to {service} for follow-up.",
+        "Discussed with {service} today.",
     ],
     "advisor": [
         "Spoke with {subj} by phone about the checking account {account}.",
@@ -303,6 +319,8 @@ _DEV = {
         "{subj_first} asked to add {relative} as a joint owner.",
         "Wire to IBAN {iban} requested by {subj_first}.",
         "Customer called from overseas number {intl_phone}.",
+        "Autopay set up to {payee}.",
+        "Customer disputed a charge from {payee}.",
     ],
     "message": [
         "Hi, this is {subj}. Please call me back at {phone}.",
@@ -341,6 +359,7 @@ _HOLDOUT = {
         "Telehealth visit, client IP {ip}, link {url}.",
         "Patient's {relword}, {third_plain}, asked about visiting hours.",
         "History notable for {dx}; {subj_first} lives alone since {date}.",
+        "Consult placed with {service}; seen by {doc}.",
     ],
     "advisor": [
         "Client {subj} requested a wire from a/c {account} to {iban}.",
@@ -351,6 +370,7 @@ _HOLDOUT = {
         "KYC: SSN {ssn}, DOB {dob}, {age}.",
         "Statement copies go to {email}; branch {branch}.",
         "Overseas contact number {intl_phone} added on {date}.",
+        "Recurring payment to {payee} cancelled by {subj_first}.",
     ],
     "message": [
         "Hello {doc}, it's {subj} - my number changed to {phone}.",
@@ -447,6 +467,10 @@ def _slot(name: str, w: _World, p: Person) -> list[Piece]:
         return [(None, w.choice(_FACILITIES))]
     if name == "merchant":
         return [(None, w.choice(_MERCHANTS))]
+    if name == "service":
+        return [(None, w.choice(_SERVICES[w.template_set]))]
+    if name == "payee":
+        return [(None, w.choice(_PAYEES[w.template_set]))]
     if name == "amount":
         return [(None, f"${w.rng.randint(5, 2500):,}.{w.rng.randint(0, 99):02d}")]
     if name == "branch":

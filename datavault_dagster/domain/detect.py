@@ -426,18 +426,19 @@ def _id_spans(text: str) -> Iterator[Span]:
         yield Span(m.start(), end, "URL", 0.8, "pattern:url")
 
 
-def _name_rule_spans(text: str) -> Iterator[Span]:
+PATTERN_RECOGNIZERS: tuple[Callable[[str], Iterable[Span]], ...] = (
+    _id_spans, _number_spans, _phone_spans, _date_spans, _age_spans, _address_spans,
+)
+
+
+def name_rule_spans(text: str, likeness: names.NameLikeness | None = None) -> Iterator[Span]:
+    """Person names from the rules in names.py (titles, credentials, cue words)."""
     for start, end in names.titled_names(text):
         yield Span(start, end, "PERSON", 0.75, "name-rule:title")
-    for start, end in names.credentialed_names(text):
+    for start, end in names.credentialed_names(text, likeness):
         yield Span(start, end, "PERSON", 0.7, "name-rule:credential")
-    for start, end, score in names.cued_names(text):
+    for start, end, score in names.cued_names(text, likeness):
         yield Span(start, end, "PERSON", score, "name-rule:cue")
-
-
-PATTERN_RECOGNIZERS: tuple[Callable[[str], Iterable[Span]], ...] = (
-    _id_spans, _number_spans, _phone_spans, _date_spans, _age_spans, _address_spans, _name_rule_spans,
-)
 
 # --- resolution ---------------------------------------------------------------------------------------------------
 
@@ -554,6 +555,7 @@ class Detector:
         self._load_lock = threading.Lock()
         self._nlp_lock = threading.Lock()  # spaCy does not promise thread-safe inference
         self._nlp: Any = None
+        self._likeness: names.NameLikeness | None = None
         self._presidio: list[tuple[Any, str, str, re.Pattern[str]]] = []
         self._loaded = False
 
@@ -593,6 +595,7 @@ class Detector:
                     self._nlp = spacy.load(
                         spacy_model_path(), exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"]
                     )
+                    self._likeness = names.NameLikeness(self._nlp.vocab.vectors)
             except Exception as exc:
                 raise DetectionError(f"could not load the PII detection models ({type(exc).__name__})") from exc
             self._loaded = True
@@ -646,6 +649,7 @@ class Detector:
                     spans.append(Span(m.start(), m.end(), "PERSON", 1.0, "known-name", name=full))
         for recognizer in PATTERN_RECOGNIZERS:
             spans.extend(recognizer(text))
+        spans.extend(name_rule_spans(text, self._likeness))
         for recognizer, theirs, ours, could in self._presidio:
             if not could.search(text):
                 continue  # Presidio's URL recognizer alone costs ~1 ms a note: skip texts that cannot match

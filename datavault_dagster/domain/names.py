@@ -195,8 +195,12 @@ def titled_names(text: str) -> Iterator[tuple[int, int]]:
             yield run
 
 
-def credentialed_names(text: str) -> Iterator[tuple[int, int]]:
-    """Names before a credential: 'Océane Dupré, MD', 'Anthony Kar, RN'."""
+def credentialed_names(text: str, likeness: NameLikeness | None = None) -> Iterator[tuple[int, int]]:
+    """Names before a credential: 'Océane Dupré, MD', 'Anthony Kar, RN'.
+
+    Walking back from the credential may take in a capitalized word before the name ("Consulted Dina Duse,
+    MD"); with `likeness`, leading words that read as ordinary words are dropped while two words remain.
+    """
     for m in _CRED_RE.finditer(text):
         # walk back over up to four name words
         head = text[max(0, m.start() - 80):m.start()]
@@ -207,23 +211,96 @@ def credentialed_names(text: str) -> Iterator[tuple[int, int]]:
             if gap.strip() or not (_name_word(w.group(0), caps=True) or w.group(0).lower() in PARTICLES):
                 break
             start = m.start() - len(head) + w.start()
-        if start is not None:
-            run = name_run(text, start, min_words=2, max_words=4)
-            if run and run[1] == m.start():
-                yield run
+        if start is None:
+            continue
+        run = name_run(text, start, min_words=2, max_words=4)
+        while run and likeness is not None and len(text[run[0]:run[1]].split()) > 2:
+            first = text[run[0]:run[1]].split()[0]
+            score = likeness.score(first)
+            if score is None or score > -0.1:
+                break
+            run = name_run(text, run[0] + len(first) + 1, min_words=2, max_words=4)
+        if run and run[1] == m.start():
+            yield run
 
 
-def cued_names(text: str) -> Iterator[tuple[int, int, float]]:
-    """Names after a word that introduces a person, with a confidence: (start, end, score)."""
+def cued_names(text: str, likeness: NameLikeness | None = None) -> Iterator[tuple[int, int, float]]:
+    """Names after a word that introduces a person, with a confidence: (start, end, score).
+
+    Capitalized phrases follow these words too ("with Physical Therapy", "Contact: Front Desk"): with
+    `likeness`, a run needs a word that reads like a name (strongly after "with"/"by"/…, weakly after
+    "daughter" or "Name:"). Without it, only the strong cues and form labels are used.
+    """
     for m in _CUE_RE.finditer(text):
-        if m.group("label"):
-            run, score = name_run(text, m.end(), min_words=1), 0.7
-        elif m.group("strong"):
-            run, score = name_run(text, m.end(), min_words=1), 0.65
+        if m.group("label") or m.group("strong"):
+            run, score, bar = name_run(text, m.end(), min_words=1), 0.7 if m.group("label") else 0.65, -0.1
+        elif likeness is not None:
+            run, score, bar = name_run(text, m.end(), min_words=2), 0.5, 0.1
         else:
-            run, score = name_run(text, m.end(), min_words=2), 0.5
-        if run:
+            continue
+        if run and (likeness is None or likeness.any_above(text[run[0]:run[1]], bar)):
             yield run[0], run[1], score
+
+
+# Prototypes for NameLikeness: frequent US given names and surnames, and words that start capitalized phrases in
+# notes. They only place two centroids in en_core_web_md's vector space; they are not a list of names to find.
+NAME_PROTOTYPES = (
+    "James Mary Robert Patricia John Jennifer Michael Linda David Elizabeth William Barbara Richard Susan Joseph "
+    "Jessica Thomas Sarah Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez "
+    "Lopez Gonzalez Wilson Anderson Taylor Moore Jackson Martin Lee"
+).split()
+WORD_PROTOTYPES = (
+    "The Of And Care Therapy Pain Work Service Management Plan Team Health Office Medicine Education Cross Oil "
+    "Group Center System Program Support Review History"
+).split()
+
+
+class NameLikeness:
+    """How much a word's vector looks like a person's name rather than an ordinary capitalized word.
+
+    Score = cos(word, name centroid) - cos(word, word centroid) in the model's word vectors; names score
+    above 0 (Maria 0.53, Nguyen 0.53, Priya 0.47), ordinary words below (Therapy -0.40, Management -0.19).
+    A word without a vector (most rare surnames: Hitesh, Gleba, Cebulak) counts as name-like.
+    """
+
+    def __init__(self, vectors) -> None:  # noqa: ANN001  (a spaCy Vectors table)
+        import numpy as np
+        from spacy.strings import get_string_id
+
+        self._np = np
+        self._key = get_string_id
+        self._vectors = vectors
+        self._names = self._centroid(NAME_PROTOTYPES)
+        self._words = self._centroid(WORD_PROTOTYPES)
+
+    def _vector(self, word: str):  # noqa: ANN202
+        # the table directly, not vocab[word]: that would add every word ever seen to the vocabulary
+        key = self._key(word)
+        if key not in self._vectors:
+            return None
+        v = self._vectors[key]
+        n = self._np.linalg.norm(v)
+        return v / n if n else None
+
+    def _centroid(self, words: tuple[str, ...] | list[str]):  # noqa: ANN202
+        vs = [v for w in words if (v := self._vector(w)) is not None]
+        c = self._np.mean(vs, axis=0)
+        return c / self._np.linalg.norm(c)
+
+    def score(self, word: str) -> float | None:
+        """Name-likeness of one word, None when it has no vector."""
+        v = self._vector(word)
+        return None if v is None else float(v @ self._names - v @ self._words)
+
+    def any_above(self, run: str, bar: float) -> bool:
+        """Whether some word of the run (initials aside) has no vector or scores above `bar`."""
+        for word in re.findall(r"[^\W\d_][\w'’\-]*", run):
+            if len(word) < 2:
+                continue
+            s = self.score(word[:1] + word[1:].lower() if word.isupper() else word)
+            if s is None or s > bar:
+                return True
+        return False
 
 
 def recase(text: str) -> str | None:

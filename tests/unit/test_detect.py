@@ -131,10 +131,27 @@ def test_each_entity_type_is_detected(detector: Detector, text: str, entity: str
         "HbA1c 9.4%, LDL 130 mg/dL, BP 142/91, recheck in 12 weeks.",
         "History of Parkinson's disease and Crohn's disease.",
         "Recommended a high-yield account paying 4.35% APY before year end.",
+        # capitalized phrases after words that often introduce a person (rejected by name-likeness)
+        "Seen with Chest Pain and Shortness of Breath.",
+        "Referred to Physical Therapy; follow up with Primary Care.",
+        "Discussed with Social Work and Case Management.",
+        "Approved by Risk Management; transfer to Wells Fargo savings.",
+        "Contact: Front Desk",
+        "Patient Education provided.",
     ],
 )
 def test_clinical_and_financial_text_without_pii_is_left_alone(detector: Detector, text: str) -> None:
     assert found(detector, text) == []
+
+
+def test_name_likeness_separates_names_from_words(detector: Detector) -> None:
+    likeness = detector._likeness
+    assert likeness is not None
+    for name in ("Maria", "Nguyen", "Priya", "Whitfield"):
+        assert likeness.score(name) > 0.1, name
+    for word in ("Therapy", "Management", "Education", "Desk"):
+        assert likeness.score(word) < -0.1, word
+    assert likeness.score("Cebulak") is None  # no vector: rare surnames count as name-like
 
 
 def test_luhn_and_aba_checksums() -> None:
