@@ -4,7 +4,8 @@ People become `P-xxxxxxxxxx` (HMAC-SHA256 of the normalized name under the pseud
 same person has the same pseudonym in every record, partition, run and query; record subjects get
 `S-xxxxxxxxxx` from their producer id. Direct identifiers (SSN, phone, email, account and card
 numbers, MRNs, street addresses) are replaced by typed tokens; ages become bands, dates months, ZIP
-codes their first three digits.
+codes their first three digits. Free text is read by `detect.Detector` (the record's own identifiers,
+pattern recognizers, spaCy NER for names); this module turns its spans into tokens and pseudonyms.
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ class Anonymizer:
         "apixaban", "Costco Wholesale" and 2 more of the simulations' 175 catalogue values).
         """
         free_u = list(dict.fromkeys(t for t in free if t))
-        coded_u = [t for t in dict.fromkeys(t for t in coded if t) if t not in set(free_u)]
+        coded_u = [t for t in dict.fromkeys(t for t in coded if t) if t not in free_u]
         done = dict(zip(free_u, self.anonymize_texts(free_u, known), strict=True))
         done.update(zip(coded_u, self.anonymize_texts(coded_u, known, ner=False), strict=True))
         return lambda s: done.get(s, s)
