@@ -4,8 +4,7 @@ People become `P-xxxxxxxxxx` (HMAC-SHA256 of the normalized name under the pseud
 same person has the same pseudonym in every record, partition, run and query; record subjects get
 `S-xxxxxxxxxx` from their producer id. Direct identifiers (SSN, phone, email, account and card
 numbers, MRNs, street addresses) are replaced by typed tokens; ages become bands, dates months, ZIP
-codes their first three digits. Free text is read by `detect.Detector` (the record's own identifiers,
-pattern recognizers, spaCy NER for names); this module turns its spans into tokens and pseudonyms.
+codes their first three digits.
 """
 
 from __future__ import annotations
@@ -75,7 +74,9 @@ class Pseudonymizer:
 
 
 # --- free text ---------------------------------------------------------------------------------
-# Detection lives in detect.py; the leak guard below keeps its own (older, stricter-to-change) patterns.
+# Free text is read by detect.Detector (the record's own identifiers, pattern recognizers, spaCy NER for
+# names); this module turns its spans into tokens and pseudonyms. The leak guard below keeps its own
+# (older, stricter-to-change) patterns.
 
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _DIGITS = re.compile(r"\d+")
