@@ -71,6 +71,8 @@ def not_name() -> frozenset[str]:
     from spacy.lang.en.stop_words import STOP_WORDS
 
     return frozenset(_NOT_NAME | set(STOP_WORDS))
+
+
 # a capitalized run followed by one of these names a place or an organization: "Good Samaritan Hospital"
 ORG_WORDS = {
     "hospital", "clinic", "center", "centre", "medical", "health", "healthcare", "university", "college",
@@ -102,7 +104,7 @@ def _name_word(word: str, *, caps: bool) -> bool:
         return word.endswith(".")
     if bare.isupper():
         return caps
-    return not any(c.isupper() for c in bare[1:]) or "-" in bare or "'" in bare or bare[:2] in ("Mc", "O'")
+    return True  # internal capitals are fine: McKinney, MacDonald, DeAngelo, LaToya
 
 
 def name_run(
