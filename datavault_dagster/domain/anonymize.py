@@ -16,15 +16,25 @@ import hmac
 import json
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
 from typing import Any
 
+from .detect import CARDLIKE as _CARDLIKE
+from .detect import EMAIL as _EMAIL
+from .detect import PHONE as _PHONE
+from .detect import SSN as _SSN
+from .detect import Detector, KnownPII, Span, shared_detector
+from .detect import is_card as _is_card
 from .errors import LeakDetected
 from .quasi import date_shift_days, shift_date
 from .records import RawRecord
+
+__all__ = [
+    "AnonymizedRecord", "Anonymizer", "KnownPII", "Pseudonymizer", "age_band", "age_on", "find_leaks", "guard",
+    "normalize_name",
+]
 
 PSEUDONYM_CHARS = 10
 
@@ -70,54 +80,19 @@ class Pseudonymizer:
 
 
 # --- free text ---------------------------------------------------------------------------------
+# Free text is read by detect.Detector (the record's own identifiers, pattern recognizers, spaCy NER for
+# names); this module turns its spans into tokens and pseudonyms. The leak guard below keeps its own
+# (older, stricter-to-change) patterns.
 
-_TITLE = r"(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Doctor|Nurse)"
-_NAME_WORD = r"[A-Z][a-zA-Z'\-]+"
-_TITLED_NAME = re.compile(rf"\b({_TITLE})\.?\s+((?:{_NAME_WORD})(?:\s+(?!(?:and|or|the)\b){_NAME_WORD}){{0,2}})")
-_EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
-_URL = re.compile(r"\bhttps?://\S+|\bwww\.\S+", re.I)
-_IP = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
-_SSN = re.compile(r"\b\d{3}[- ]\d{2}[- ]\d{4}\b")
-_CARDLIKE = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
-_PHONE = re.compile(
-    r"(?<![\w-])(?:(?:\+?1|001)[-.\s]?)?(?:\(\d{3}\)\s?|\d{3}[-.\s])\d{3}[-.\s]\d{4}(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?!\w)"
-    r"|(?<![\w-])\+?1?\d{10}(?:x\d{1,6})?(?!\w)"
-)
-_MRN = re.compile(r"\bMRN[-:#\s]*\d{4,10}\b", re.I)
-_LONG_NUMBER = re.compile(r"\b\d{8,19}\b")
-_LAST4 = re.compile(
-    r"(?:\b|(?<!\*)(?=\*))(ending(?:\s+in)?|last\s+(?:4|four)(?:\s+digits)?(?:\s+of)?|x{2,}|\*{2,})"
-    r"[\s:#-]*(\d{4})\b",
-    re.I,
-)
-_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
-_US_DATE = re.compile(r"\b\d{1,2}/\d{1,2}/\d{2,4}\b")
-_MONTHS = (
-    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
-    r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
-)
-_TEXT_DATE = re.compile(
-    rf"\b{_MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b|\b\d{{1,2}}\s+{_MONTHS}\s+\d{{4}}\b", re.I
-)
-_AGE = re.compile(r"(?<![\d-])\b(\d{1,3})(?:[- ]years?[- ]old|\s*y/?o\b|\s*yrs?\b)", re.I)
-_AGED = re.compile(r"\b(aged?|age:)\s*(\d{1,3})\b(?![-+])", re.I)
-_STREET_SUFFIX = (
-    r"(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Drive|Dr|Court|Ct|Boulevard|Blvd|Way|Place|Pl|Circle|Cir|"
-    r"Parkway|Pkwy|Highway|Hwy|Terrace|Trail|Trl|Square|Sq|Loop|Alley|Row|Crossing|Path|Pike|Plaza|"
-    r"Ridge|Ridges|Run|Walk|Heights|Hills?|Park|Point|Ports?|Mission|Mall|Manor|Meadows?|Mills?|"
-    r"Estates?|Extension|Falls?|Fields?|Forest|Fork|Garden|Gardens|Gateway|Glen|Green|Grove|Harbor|"
-    r"Haven|Island|Junction|Key|Knolls?|Lakes?|Landing|Light|Locks?|Lodge|Neck|Orchard|Oval|Pass|"
-    r"Pine|Pines|Plains?|Prairie|Radial|Ranch|Rapids?|Rest|Route|Shoals?|Shores?|Spring|Springs|"
-    r"Station|Stream|Summit|Throughway|Trace|Track|Turnpike|Underpass|Union|Valley|Via|Views?|Village|"
-    r"Ville|Vista|Wall|Wells?|Bypass|Burg|Bridge|Brook|Canyon|Cape|Center|Cliffs?|Club|Common|Corner|"
-    r"Course|Cove|Creek|Crescent|Crest|Curve|Dale|Dam|Divide|Expressway|Ferry|Ford|Fort|Freeway|"
-    r"Inlet|Isle|Lake|Motorway|Mount|Mountain|Overpass|Port|Shore|Skyway|Spur|Stravenue|Unions?|Vista)"
-)
-_STREET = re.compile(
-    rf"\b\d{{1,6}}\s+(?:[A-Z][a-zA-Z'\-]*\.?\s+){{1,4}}{_STREET_SUFFIX}\b\.?"
-    r"(?:,?\s+(?:Apt\.?|Suite|Unit|#)\s*\w+)?"
-)
-_ZIP = re.compile(r"\b\d{5}(?:-\d{4})?\b")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_DIGITS = re.compile(r"\d+")
+
+
+_PLACEHOLDER = {
+    "SSN": "[SSN]", "PHONE": "[PHONE]", "EMAIL": "[EMAIL]", "ADDRESS": "[ADDRESS]", "ZIP": "[ZIP]",
+    "ACCOUNT": "[ACCOUNT]", "CARD": "[CARD]", "ROUTING": "[ROUTING]", "MRN": "[MRN]", "IP": "[IP]", "URL": "[URL]",
+    "CITY": "[CITY]", "ID": "[ID]",
+}
 
 
 def age_band(age: int) -> str:
@@ -136,151 +111,52 @@ def age_on(dob: str, on: str) -> int:
     return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
 
 
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        n = int(ch)
-        if i % 2 == 1:
-            n = n * 2 - 9 if n > 4 else n * 2
-        total += n
-    return total % 10 == 0
-
-
-@dataclass
-class KnownPII:
-    """Identifiers of a record's subject, used to find them in its free text."""
-
-    names: list[str] = field(default_factory=list)  # full names of people in this record
-    values: dict[str, str] = field(default_factory=dict)  # raw value -> replacement token
-
-    def all_raw(self) -> list[str]:
-        """Every raw identifier string including single name parts: the per-record leak guard's list."""
-        out = self.identifiers()
-        for name in self.names:
-            out.extend(p for p in name.split() if len(p) >= 3)
-        return out
-
-    def identifiers(self) -> list[str]:
-        """Identifying strings (full names, SSN, phone, email, numbers, street), for scans across records.
-
-        Single first or last names are left out: "Mary" in another record's "St. Mary's" identifies nobody.
-        """
-        out = [v for v in self.values if len(v) >= 4]
-        for name in self.names:
-            parts = name.split()
-            out.append(name)
-            if len(parts) >= 2:
-                out.append(f"{parts[-1]}, {parts[0]}")
-        return out
-
-    # compiled once per record, reused for each of its text fields
-    @cached_property
-    def value_tokens(self) -> dict[str, str]:
-        """Lower-cased raw value -> replacement token."""
-        return {raw.lower(): token for raw, token in self.values.items() if len(raw) >= 4}
-
-    @cached_property
-    def value_regex(self) -> re.Pattern[str] | None:
-        """One alternation of every raw value, longest first."""
-        raws = sorted(self.value_tokens, key=len, reverse=True)
-        return re.compile("|".join(re.escape(r) for r in raws), re.I) if raws else None
-
-    @cached_property
-    def name_regexes(self) -> list[tuple[str, re.Pattern[str]]]:
-        """(full name, pattern of every written form: full, 'Last, First', 'Last First', then each part)."""
-        out = []
-        for full in self.names:
-            parts = full.split()
-            forms = [full]
-            if len(parts) >= 2:
-                forms += [f"{parts[-1]}, {parts[0]}", f"{parts[-1]} {parts[0]}"]
-            forms += sorted((p for p in parts if len(p) >= 2), key=len, reverse=True)
-            out.append((full, re.compile("|".join(_name_pattern(f) for f in forms), re.I)))
-        return out
-
-
-_OWN_TOKEN = re.compile(r"\b(?:[PS]|ACCT|CARD)-[a-z2-7]{10}\b")
-_SLOT = re.compile("\x00([a-z]+)\x00")
-
-
-def _letters(n: int) -> str:
-    """0 -> 'a', 25 -> 'z', 26 -> 'ba': placeholder indices that no digit pattern can match."""
-    out = ""
-    while True:
-        out = chr(ord("a") + n % 26) + out
-        n //= 26
-        if n == 0:
-            return out
-
-
-def _index(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - ord("a")
-    return n
-
-
-def _is_card(text: str) -> bool:
-    digits = re.sub(r"\D", "", text)
-    return 13 <= len(digits) <= 19 and _luhn_ok(digits)
-
-
-def _name_pattern(part: str) -> str:
-    return r"\b" + r"\s+".join(re.escape(p) for p in part.split()) + r"\b"
-
-
 class Anonymizer:
     """The one anonymization engine used by the pipeline, the query path and `datavault anonymize`."""
 
-    def __init__(self, pseudonymizer: Pseudonymizer) -> None:
+    def __init__(self, pseudonymizer: Pseudonymizer, detector: Detector | None = None) -> None:
         self.pseudonyms = pseudonymizer
+        self.detector = detector if detector is not None else shared_detector()
 
     # free text ----------------------------------------------------------------------------------
 
     def anonymize_text(self, text: str, known: KnownPII | None = None) -> str:
-        """Replace PII in free text: known identifiers first, then pattern recognizers."""
+        """Replace PII in free text: the record's own identifiers, pattern recognizers and NER person names."""
         if not text:
             return text
-        known = known or KnownPII()
-        slots: list[str] = []
+        return self.render(text, self.detector.detect(text, known))
 
-        def hold(replacement: str) -> str:
-            # park replacements behind placeholders so later recognizers never re-match them
-            slots.append(replacement)
-            return f"\x00{_letters(len(slots) - 1)}\x00"
+    def anonymize_texts(self, texts: Sequence[str], known: KnownPII | None = None, *, ner: bool = True) -> list[str]:
+        """`anonymize_text` for several texts of one record (one NER batch); `ner=False` skips person NER."""
+        found = self.detector.detect_many(texts, known, ner=ner)
+        return [self.render(t, spans) for t, spans in zip(texts, found, strict=True)]
 
-        def sub(pattern: re.Pattern[str] | str, repl: Any, value: str, flags: int = 0) -> str:
-            fn = (lambda m: hold(repl(m))) if callable(repl) else (lambda m: hold(repl))
-            return re.sub(pattern, fn, value, flags=flags)
+    def render(self, text: str, spans: Sequence[Span]) -> str:
+        """Replace each (non-overlapping) span by its token, pseudonym, band or month."""
+        out, at = [], 0
+        for span in spans:
+            out.append(text[at:span.start])
+            out.append(self._replacement(text, span))
+            at = span.end
+        out.append(text[at:])
+        return "".join(out)
 
-        # 0. tokens we produced earlier (a follow-up question quoting an answer) stay exactly as they are
-        out = sub(_OWN_TOKEN, lambda m: m.group(0), text)
-        # 1. the record's own identifiers, as written anywhere in the text
-        if known.value_regex is not None:
-            out = sub(known.value_regex, lambda m: known.value_tokens[m.group(0).lower()], out)
-        # 2. identifiers that contain name-like words
-        out = sub(_EMAIL, "[EMAIL]", out)
-        out = sub(_URL, "[URL]", out)
-        # 3. the record's own people, longest form first: "Jane Doe", "Doe, Jane", "Doe Jane", then parts
-        for full, pattern in known.name_regexes:
-            out = sub(pattern, self.pseudonyms.person(full), out)
-        # 4. pattern recognizers
-        out = sub(_IP, "[IP]", out)
-        out = sub(_MRN, "[MRN]", out)
-        out = sub(_STREET, "[ADDRESS]", out)
-        out = _CARDLIKE.sub(lambda m: hold("[CARD]") if _is_card(m.group(0)) else m.group(0), out)
-        out = sub(_SSN, "[SSN]", out)
-        out = sub(_PHONE, "[PHONE]", out)
-        out = sub(_LONG_NUMBER, "[ACCOUNT]", out)
-        out = sub(_LAST4, lambda m: f"{m.group(1)} [LAST4]", out)
-        out = sub(_ISO_DATE, lambda m: f"{m.group(1)}-{m.group(2)}", out)
-        out = sub(_TEXT_DATE, "[DATE]", out)
-        out = sub(_US_DATE, "[DATE]", out)
-        out = sub(_AGE, lambda m: f"{age_band(int(m.group(1)))} year old", out)
-        out = sub(_AGED, lambda m: f"{m.group(1)} {age_band(int(m.group(2)))}", out)
-        out = sub(_ZIP, "[ZIP]", out)
-        out = sub(_TITLED_NAME, lambda m: f"{m.group(1)}. {self.pseudonyms.person(m.group(2))}", out)
-        return _SLOT.sub(lambda m: slots[_index(m.group(1))], out)
+    def _replacement(self, text: str, span: Span) -> str:
+        if span.replacement is not None:
+            return span.replacement
+        value = text[span.start:span.end]
+        if span.entity == "PERSON":
+            return self.pseudonyms.person(span.name or value)
+        if span.entity == "AGE":
+            years = _DIGITS.search(value)
+            band = age_band(int(years.group(0))) if years else "unknown"
+            return band if years and years.group(0) == value else f"{band} year old"
+        if span.entity == "DATE":
+            iso = _ISO_DATE.match(value)
+            return f"{iso.group(1)}-{iso.group(2)}" if iso else "[DATE]"
+        if span.entity == "LAST4":
+            return " [LAST4]" if span.start and text[span.start - 1] in "xX*" else "[LAST4]"
+        return _PLACEHOLDER.get(span.entity, "[PII]")
 
     # structured records ---------------------------------------------------------------------------
 
@@ -294,7 +170,25 @@ class Anonymizer:
 
     def known_pii(self, record: RawRecord) -> KnownPII:
         """The raw identifiers of a record's subject (what must never leave the vault in plaintext)."""
-        return self.anonymize_record(record).known
+        if record.domain == "healthcare":
+            return self._healthcare_known(record)
+        if record.domain == "finance":
+            return self._finance_known(record)
+        raise ValueError(f"no anonymizer for domain {record.domain!r}")
+
+    def _field_texts(self, free: Iterable[str], coded: Iterable[str], known: KnownPII) -> Callable[[str], str]:
+        """Anonymize a record's text fields; returns the lookup that builds its document.
+
+        Free text (notes, the reason for a visit) goes through person NER in one batch. Coded values (drug,
+        diagnosis, facility and merchant names) get the record's own identifiers and the pattern recognizers
+        but no NER: alone, without a sentence around them, NER takes drug names for people ("amoxicillin",
+        "apixaban", "Costco Wholesale" and 2 more of the simulations' 175 catalogue values).
+        """
+        free_u = list(dict.fromkeys(t for t in free if t))
+        coded_u = [t for t in dict.fromkeys(t for t in coded if t) if t not in free_u]
+        done = dict(zip(free_u, self.anonymize_texts(free_u, known), strict=True))
+        done.update(zip(coded_u, self.anonymize_texts(coded_u, known, ner=False), strict=True))
+        return lambda s: done.get(s, s)
 
     def _known(self, person: dict[str, Any], extra: dict[str, str]) -> KnownPII:
         full = f"{person['first_name']} {person['last_name']}"
@@ -310,12 +204,22 @@ class Anonymizer:
         }
         return KnownPII(names=[full], values={k: v for k, v in values.items() if k})
 
+    def _healthcare_known(self, record: RawRecord) -> KnownPII:
+        p = record.payload["patient"]
+        return self._known(p, {p["mrn"]: "[MRN]", p["patient_id"]: "[PATIENT-ID]"})
+
     def _healthcare(self, record: RawRecord) -> AnonymizedRecord:
         p, enc = record.payload["patient"], record.payload["encounter"]
-        known = self._known(p, {p["mrn"]: "[MRN]", p["patient_id"]: "[PATIENT-ID]"})
+        known = self._healthcare_known(record)
         person = self.pseudonyms.person(f"{p['first_name']} {p['last_name']}")
         subject = self.pseudonyms.subject("healthcare", p["patient_id"])
-        text = lambda s: self.anonymize_text(s, known)  # noqa: E731
+        text = self._field_texts(
+            [record.payload["note"], enc["reason"]],
+            [enc["facility"], enc["department"]]
+            + [d["description"] for d in record.payload["diagnoses"]]
+            + [m[k] for m in record.payload["medications"] for k in ("name", "dose", "frequency")],
+            known,
+        )
         doc = {
             "record_id": record.record_id,
             "domain": "healthcare",
@@ -344,22 +248,29 @@ class Anonymizer:
         }
         return AnonymizedRecord(record.domain, record.record_id, subject, doc, known)
 
-    def _finance(self, record: RawRecord) -> AnonymizedRecord:
+    def _finance_known(self, record: RawRecord) -> KnownPII:
         c, acct = record.payload["customer"], record.payload["account"]
         account_token = self.pseudonyms.identifier("acct", acct["account_number"])
         card_token = self.pseudonyms.identifier("card", acct["card_number"])
         card = acct["card_number"]
         grouped = " ".join(card[i : i + 4] for i in range(0, len(card), 4))
-        known = self._known(c, {
+        return self._known(c, {
             acct["account_number"]: account_token,
             acct["routing_number"]: "[ROUTING]",
             card: card_token,
             grouped: card_token,
             c["customer_id"]: "[CUSTOMER-ID]",
         })
+
+    def _finance(self, record: RawRecord) -> AnonymizedRecord:
+        c, acct = record.payload["customer"], record.payload["account"]
+        account_token = self.pseudonyms.identifier("acct", acct["account_number"])
+        card_token = self.pseudonyms.identifier("card", acct["card_number"])
+        known = self._finance_known(record)
         subject = self.pseudonyms.subject("finance", c["customer_id"])
         person = self.pseudonyms.person(f"{c['first_name']} {c['last_name']}")
-        text = lambda s: self.anonymize_text(s, known)  # noqa: E731
+        txs = record.payload["transactions"]
+        text = self._field_texts([record.payload["note"]], [t[k] for t in txs for k in ("merchant", "category")], known)
         last_tx = max((t["date"] for t in record.payload["transactions"]), default=acct["opened"])
         shift = self.pseudonyms.date_shift(subject)
         doc = {

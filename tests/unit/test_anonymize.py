@@ -193,7 +193,8 @@ TEXT_CASES = [
     ("Lives at 4567 Smith Ridges Suite 890, Town", "Lives at [ADDRESS], Town"),
     ("Lives at 83 Kim Ports Apt. 123, Town", "Lives at [ADDRESS], Town"),
     ("Lives at 5 Oak Ave., Town", "Lives at [ADDRESS], Town"),
-    ("Lives at 17005 Julie Street, Lake Lisaport, IA 20810.", "Lives at [ADDRESS], Lake Lisaport, IA [ZIP]."),
+    # the city of a street address goes with it (it used to stay: "[ADDRESS], Lake Lisaport, IA [ZIP]")
+    ("Lives at 17005 Julie Street, Lake Lisaport, IA 20810.", "Lives at [ADDRESS], IA [ZIP]."),
     # dates
     ("On March 3, 2024 we met", "On [DATE] we met"),
     ("On Mar. 3rd, 2024 we met", "On [DATE] we met"),
@@ -268,7 +269,8 @@ def test_titled_names_become_pseudonyms(
 ) -> None:
     out = anonymizer.anonymize_text(text)
     pseudo = pseudonyms.person(name)
-    assert f"{title}. {pseudo}" in out
+    assert out == text.replace(name, pseudo)  # the title stays as written ("Dr John" -> "Dr P-…")
+    assert title in out
     for part in name.replace("-", " ").split():
         assert part not in out
     assert_clean_tokens(out)

@@ -1,0 +1,325 @@
+"""Person-name rules that complement spaCy's NER: names after a title, before a credential, after a cue word.
+
+spaCy's `en_core_web_md` finds most English names in running text but misses many non-English ones, names in
+capitals, and "Last, First" forms. These rules read the words around a name instead: a title ("Dr. Boaz van
+Herstal"), a credential after it ("Océane Dupré, MD"), or a word that introduces a person ("daughter …",
+"Logged by …", "Name: …"). A candidate is a run of name-shaped words (capitalized or all capitals, with
+initials and particles such as "van", "de", "da" inside), never a month, weekday, stop word or a word that
+names a place or an organization.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import cache
+
+TITLE_WORDS = ("Dr", "Doctor", "Mr", "Mrs", "Ms", "Miss", "Mx", "Prof", "Professor", "Nurse", "Sr", "Fr", "Rev")
+CREDENTIALS = ("MD", "M.D.", "DO", "D.O.", "RN", "NP", "PA-C", "PA", "PhD", "DDS", "DMD", "LPN", "FNP", "CNP",
+               "APRN", "PharmD", "LCSW", "MSW", "DPT", "PT", "OD", "CPA", "CFP", "Esq", "JD")
+# words that introduce a person; a strong cue admits a single name word ("daughter Maria"), a weak one needs two
+STRONG_CUES = (
+    "daughter", "son", "wife", "husband", "mother", "father", "mom", "dad", "sister", "brother", "spouse",
+    "partner", "fiance", "fiancee", "grandson", "granddaughter", "grandmother", "grandfather", "niece", "nephew",
+    "aunt", "uncle", "cousin", "friend", "neighbor", "neighbour", "caregiver", "guardian", "roommate",
+    "stepdaughter", "stepson", "advisor", "adviser", "banker", "agent", "representative", "officer", "attorney",
+    "lawyer", "executor", "trustee", "beneficiary", "nurse", "physician", "therapist", "pharmacist", "surgeon",
+    "practitioner", "clinician", "provider", "social worker", "case manager", "interpreter", "Mr", "Mrs", "Ms",
+    "patient", "pt", "client", "thanks", "thank you", "regards", "sincerely", "cheers",
+)
+WEAK_CUES = (
+    "by", "per", "to", "with", "for", "from", "and", "of", "cc", "attn", "c/o", "met", "saw", "called", "told",
+    "asked", "contact", "contacted", "visited", "seen", "about", "ask", "that",
+)
+FORM_LABELS = (
+    "name", "full name", "patient", "patient name", "pt", "customer", "customer name", "client", "client name",
+    "account holder", "holder", "beneficiary", "contact", "emergency contact", "provider", "physician",
+    "guarantor", "insured", "subscriber", "member", "member name", "signed", "signature", "from", "to", "next of kin",
+    "nok", "parent", "spouse", "referring physician", "pcp", "attending", "advisor", "owner", "payee", "recipient",
+)
+PARTICLES = {"van", "von", "de", "da", "das", "do", "dos", "del", "della", "der", "den", "di", "du", "la", "le",
+             "bin", "ibn", "al", "el", "ter", "ten", "y", "st"}
+_MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
+           "dec"}
+_WEEKDAYS = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+# words that make a capitalized run a place, an organization or a document heading rather than a person
+_NOT_NAME = {
+    "hospital", "clinic", "center", "centre", "medical", "health", "healthcare", "regional", "general",
+    "university", "college", "school", "institute", "bank", "credit", "union", "market", "wholesale", "store",
+    "pharmacy", "insurance", "group", "services", "service", "department", "dept", "county", "city", "state",
+    "street", "avenue", "road", "lane", "drive", "boulevard", "suite", "apt", "inc", "llc", "ltd", "corp",
+    "company", "co", "foundation", "church", "office", "team", "associates", "partners", "trust", "fund",
+    "lab", "labs", "laboratory", "radiology", "cardiology", "oncology", "pediatrics", "emergency", "er", "icu",
+    "today", "yesterday", "tomorrow", "tonight", "morning", "afternoon", "evening", "dear", "hi", "hello",
+    "thanks", "thank", "regards", "sincerely", "patient", "customer", "client", "account", "card", "phone",
+    "email", "address", "note", "plan", "assessment", "history", "diagnosis", "summary", "visit", "follow",
+    "type", "stage", "grade", "class", "level", "mrn", "ssn", "dob", "id", "usa", "us", "america", "american",
+    "visa", "mastercard", "amex", "discover", "iban", "aba", "ach", "wire", "statement", "portal", "app",
+    "disease", "syndrome", "disorder", "palsy", "cancer", "diabetes", "hypertension", "monthly", "annual",
+    "north", "south", "east", "west", "lake", "port", "mount", "fort", "new", "san", "santa", "los", "las",
+    "airlines", "air", "lines", "hotels", "hotel", "grill", "foods", "edison", "depot", "buy", "wireless",
+} | _MONTHS | _WEEKDAYS | {t.lower() for t in TITLE_WORDS}
+
+
+@cache
+def not_name() -> frozenset[str]:
+    """Lower-cased words that are never part of a name: the list above and spaCy's English stop words.
+
+    Built on first use: importing spaCy takes seconds, and most importers of this module never detect anything.
+    """
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(_NOT_NAME | set(STOP_WORDS))
+
+
+# a capitalized run followed by one of these names a place or an organization: "Good Samaritan Hospital"
+ORG_WORDS = {
+    "hospital", "clinic", "center", "centre", "medical", "health", "healthcare", "university", "college",
+    "school", "institute", "bank", "market", "wholesale", "pharmacy", "insurance", "group", "services",
+    "department", "county", "street", "avenue", "road", "drive", "boulevard", "inc", "llc", "ltd", "corp",
+    "company", "foundation", "church", "associates", "partners", "airlines", "hotels", "grill", "foods", "depot",
+    "wireless", "regional", "general", "memorial", "community",
+}
+_CRED = "|".join(re.escape(c) for c in sorted(CREDENTIALS, key=len, reverse=True))
+_TITLE = "|".join(TITLE_WORDS + tuple(t.upper() for t in TITLE_WORDS))
+
+_WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’\-](?=[^\W\d_]))*\.?")
+_TITLE_RE = re.compile(rf"\b(?:{_TITLE})\b\.?[ \t]+")
+_CRED_RE = re.compile(rf",?[ \t]+(?:{_CRED})(?![\w-])")
+_CUE_RE = re.compile(
+    r"(?<![\w-])(?:(?P<strong>" + "|".join(re.escape(c) for c in STRONG_CUES) + r")|(?P<weak>"
+    + "|".join(re.escape(c) for c in WEAK_CUES) + r"))(?:'s)?[ \t]*[:,]?[ \t]+"
+    + r"|(?:^|(?<=[\n|;]))[ \t]*(?P<label>" + "|".join(re.escape(c) for c in FORM_LABELS) + r")[ \t]*[:=#][ \t]*",
+    re.I | re.M,
+)
+
+
+def _name_word(word: str, *, caps: bool) -> bool:
+    """A capitalized word (or an all-capitals one inside an all-capitals name) that is not a known non-name."""
+    bare = word.rstrip(".")
+    if not bare or not bare[0].isupper() or bare.lower() in not_name():
+        return False
+    if len(bare) == 1:  # an initial needs its dot
+        return word.endswith(".")
+    if bare.isupper():
+        return caps
+    return True  # internal capitals are fine: McKinney, MacDonald, DeAngelo, LaToya
+
+
+def name_run(
+    text: str, at: int, *, min_words: int = 1, max_words: int = 4, caps_single: bool = False
+) -> tuple[int, int] | None:
+    """The run of name words starting at `at` ("Boaz van Herstal", "DE LA FUENTE", "Lawson, Julia"), or None.
+
+    A name in capitals needs two words ("KRISHNA SAHA"; "IP" or "ACH" alone is an acronym) unless `caps_single`.
+    """
+    first = _WORD.match(text, at)
+    if not first:
+        return None
+    caps = first.group(0).rstrip(".").isupper() and len(first.group(0).rstrip(".")) > 1
+    words: list[tuple[int, int]] = []
+    pos = at
+    comma_used = False
+    while len(words) < max_words:
+        m = _WORD.match(text, pos)
+        if not m:
+            break
+        word = m.group(0)
+        if _name_word(word, caps=caps):
+            end = m.end() if word.endswith(".") and len(word.rstrip(".")) == 1 else m.start() + len(word.rstrip("."))
+            words.append((m.start(), end))
+        elif word.lower() in PARTICLES and words:
+            nxt = re.match(r"[ \t]+", text[m.end():])
+            if not nxt or not _WORD.match(text, m.end() + nxt.end()):
+                break
+            pos = m.end() + nxt.end()
+            continue
+        else:
+            break
+        rest = text[words[-1][1]:]
+        gap = re.match(r"[ \t]+|,[ \t]+", rest)
+        if not gap:
+            break
+        if gap.group(0).startswith(","):
+            # "Last, First": one comma, after a single word, followed by a name word (not a credential)
+            following = _WORD.match(text, words[-1][1] + gap.end())
+            if comma_used or len(words) != 1 or not following or not _name_word(following.group(0), caps=caps) \
+                    or _CRED_RE.match(rest):
+                break
+            comma_used = True
+        pos = words[-1][1] + gap.end()
+    if len(words) < max(min_words, 2 if caps and not caps_single else 1):
+        return None
+    after = _WORD.match(text, words[-1][1] + len(text[words[-1][1]:]) - len(text[words[-1][1]:].lstrip(" \t")))
+    if after and after.group(0)[:1].isupper() and after.group(0).rstrip(".").lower() in ORG_WORDS:
+        return None
+    return words[0][0], words[-1][1]
+
+
+# words NER sometimes takes into a name at its edges ("Patient Arias", "Joshua Please")
+EDGE_WORDS = {"please", "hi", "hello", "dear", "thanks", "thank", "regards", "patient", "pt", "customer",
+              "client", "spoke", "saw", "called", "per", "cc", "attn", "re", "fwd"} | {t.lower() for t in TITLE_WORDS}
+
+
+def trim_edges(text: str, start: int, end: int) -> tuple[int, int]:
+    """Drop EDGE_WORDS from both ends of a span."""
+    while True:
+        m = re.match(r"([^\W\d_]+)\.?[ \t,]+", text[start:end])
+        if m and m.group(1).lower() in EDGE_WORDS:
+            start += m.end()
+            continue
+        m = re.search(r"[ \t,]+([^\W\d_]+)\.?$", text[start:end])
+        if m and m.group(1).lower() in EDGE_WORDS:
+            end = start + m.start()
+            continue
+        return start, end
+
+
+def extend_last_first(text: str, start: int, end: int) -> tuple[int, int]:
+    """A one-word name widened to 'Last, First' when the other half is next to it ('Collier, Erik' from either)."""
+    if re.search(r"\s", text[start:end]):
+        return start, end
+    m = re.search(r"([^\W\d_][\w'’\-]*),[ \t]+$", text[max(0, start - 40):start])
+    if m and _name_word(m.group(1), caps=m.group(1).isupper()):
+        return start - len(m.group(0)), end
+    m = re.match(r",[ \t]+([^\W\d_][\w'’\-]*)(?![\w'’\-]|,[ \t]*[^\W\d_])", text[end:end + 40])
+    if m and _name_word(m.group(1), caps=m.group(1).isupper()):
+        return start, end + m.end()
+    return start, end
+
+
+def titled_names(text: str) -> Iterator[tuple[int, int]]:
+    """Names after a title: 'Dr. Hoàng', 'Dr Davi da Cruz', 'Mr. Jean-Luc Picard'."""
+    for m in _TITLE_RE.finditer(text):
+        run = name_run(text, m.end(), max_words=3, caps_single=True)
+        if run:
+            yield run
+
+
+def credentialed_names(text: str, likeness: NameLikeness | None = None) -> Iterator[tuple[int, int]]:
+    """Names before a credential: 'Océane Dupré, MD', 'Anthony Kar, RN'.
+
+    Walking back from the credential may take in a capitalized word before the name ("Consulted Dina Duse,
+    MD"); with `likeness`, leading words that read as ordinary words are dropped while two words remain.
+    """
+    for m in _CRED_RE.finditer(text):
+        # walk back over up to four name words
+        head = text[max(0, m.start() - 80):m.start()]
+        words = list(re.finditer(r"[^\W\d_][\w'’.\-]*", head))
+        start = None
+        for w in reversed(words[-4:]):
+            gap = head[w.end():(start - (m.start() - len(head))) if start is not None else len(head)]
+            if gap.strip() or not (_name_word(w.group(0), caps=True) or w.group(0).lower() in PARTICLES):
+                break
+            start = m.start() - len(head) + w.start()
+        if start is None:
+            continue
+        run = name_run(text, start, min_words=2, max_words=4)
+        while run and likeness is not None and len(text[run[0]:run[1]].split()) > 2:
+            first = text[run[0]:run[1]].split()[0]
+            score = likeness.score(first)
+            if score is None or score > -0.1:
+                break
+            run = name_run(text, run[0] + len(first) + 1, min_words=2, max_words=4)
+        if run and run[1] == m.start():
+            yield run
+
+
+def cued_names(text: str, likeness: NameLikeness | None = None) -> Iterator[tuple[int, int, float]]:
+    """Names after a word that introduces a person, with a confidence: (start, end, score).
+
+    Capitalized phrases follow these words too ("with Physical Therapy", "Contact: Front Desk"): with
+    `likeness`, a run needs a word that reads like a name (strongly after "with"/"by"/…, weakly after
+    "daughter" or "Name:"). Without it, only the strong cues and form labels are used.
+    """
+    for m in _CUE_RE.finditer(text):
+        if m.group("label") or m.group("strong"):
+            run, score, bar = name_run(text, m.end(), min_words=1), 0.7 if m.group("label") else 0.65, -0.1
+        elif likeness is not None:
+            run, score, bar = name_run(text, m.end(), min_words=2), 0.5, 0.1
+        else:
+            continue
+        if run and (likeness is None or likeness.any_above(text[run[0]:run[1]], bar)):
+            yield run[0], run[1], score
+
+
+# Prototypes for NameLikeness: frequent US given names and surnames, and words that start capitalized phrases in
+# notes. They only place two centroids in en_core_web_md's vector space; they are not a list of names to find.
+NAME_PROTOTYPES = (
+    "James Mary Robert Patricia John Jennifer Michael Linda David Elizabeth William Barbara Richard Susan Joseph "
+    "Jessica Thomas Sarah Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez "
+    "Lopez Gonzalez Wilson Anderson Taylor Moore Jackson Martin Lee"
+).split()
+WORD_PROTOTYPES = (
+    "The Of And Care Therapy Pain Work Service Management Plan Team Health Office Medicine Education Cross Oil "
+    "Group Center System Program Support Review History"
+).split()
+
+
+class NameLikeness:
+    """How much a word's vector looks like a person's name rather than an ordinary capitalized word.
+
+    Score = cos(word, name centroid) - cos(word, word centroid) in the model's word vectors; names score
+    above 0 (Maria 0.53, Nguyen 0.53, Priya 0.47), ordinary words below (Therapy -0.40, Management -0.19).
+    A word without a vector (most rare surnames: Hitesh, Gleba, Cebulak) counts as name-like.
+    """
+
+    def __init__(self, vectors) -> None:  # noqa: ANN001  (a spaCy Vectors table)
+        import numpy as np
+        from spacy.strings import get_string_id
+
+        self._np = np
+        self._key = get_string_id
+        self._vectors = vectors
+        self._names = self._centroid(NAME_PROTOTYPES)
+        self._words = self._centroid(WORD_PROTOTYPES)
+
+    def _vector(self, word: str):  # noqa: ANN202
+        # the table directly, not vocab[word]: that would add every word ever seen to the vocabulary
+        key = self._key(word)
+        if key not in self._vectors:
+            return None
+        v = self._vectors[key]
+        n = self._np.linalg.norm(v)
+        return v / n if n else None
+
+    def _centroid(self, words: tuple[str, ...] | list[str]):  # noqa: ANN202
+        vs = [v for w in words if (v := self._vector(w)) is not None]
+        c = self._np.mean(vs, axis=0)
+        return c / self._np.linalg.norm(c)
+
+    def score(self, word: str) -> float | None:
+        """Name-likeness of one word, None when it has no vector."""
+        v = self._vector(word)
+        return None if v is None else float(v @ self._names - v @ self._words)
+
+    def any_above(self, run: str, bar: float) -> bool:
+        """Whether some word of the run (initials aside) has no vector or scores above `bar`."""
+        for word in re.findall(r"[^\W\d_][\w'’\-]*", run):
+            if len(word) < 2:
+                continue
+            s = self.score(word[:1] + word[1:].lower() if word.isupper() else word)
+            if s is None or s > bar:
+                return True
+        return False
+
+
+def recase(text: str) -> str | None:
+    """The text with runs of two or more all-capitals words in title case (same length), or None if it has none.
+
+    spaCy's NER reads 'KRISHNA SAHA' as an acronym; 'Krishna Saha' as a name.
+    """
+    changed = False
+
+    def fix(m: re.Match[str]) -> str:
+        nonlocal changed
+        words = re.split(r"(\W+)", m.group(0))
+        out = "".join(w[:1] + w[1:].lower() if w.isalpha() else w for w in words)
+        if len(out) != len(m.group(0)):
+            return m.group(0)
+        changed = True
+        return out
+
+    fixed = re.sub(r"\b[^\W\d_a-z]{2,}(?:[ \t,]+[^\W\d_a-z]{2,})+\b", fix, text)
+    return fixed if changed else None
