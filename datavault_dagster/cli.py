@@ -94,12 +94,15 @@ def ask(settings: Settings, question: str):  # noqa: ANN201
     from . import runtime
     from .pipeline import answer_question
     from .services import llm
+    from .services.identities import Identities
     from .services.vault import Vault
     from .services.vectors import VectorStore
 
     keyring = runtime.keyring_for(settings)
     vault = Vault(runtime.postgres_url(settings))
     vault.ensure_schema()
+    identities = Identities(vault.url)
+    identities.ensure_schema()
     try:
         return answer_question(
             question,
@@ -111,8 +114,10 @@ def ask(settings: Settings, question: str):  # noqa: ANN201
             complete=lambda messages: llm.complete(settings.llm_model, messages, home=settings.home),
             model=settings.llm_model,
             k=settings.top_k,
+            identities=identities,
         )
     finally:
+        identities.close()
         vault.close()
 
 

@@ -17,7 +17,7 @@ from .domain.crypto import Keyring
 from .domain.embed import Embedder, chunk_text, embedding_id, record_text
 from .domain.errors import InvalidRecord, InvalidToken, LeakDetected
 from .domain.quasi import KReport, enforce_k, present_fields, quasi_identifiers
-from .domain.rag import Answer, Source, build_messages, cited_sources, rank_records
+from .domain.rag import Answer, Source, build_messages, cited_sources, rank_records, subject_tokens
 from .domain.records import parse_entry
 from .services.identities import Identities, Identity
 from .services.streams import Entry, Streams
@@ -241,21 +241,31 @@ def answer_question(
     complete: Callable[[list[dict[str, str]]], str],
     model: str,
     k: int = 4,
+    identities: Identities | None = None,
 ) -> Answer:
-    """Anonymize the question, retrieve top-k records, open them from the vault and ask the LLM."""
+    """Anonymize the question, retrieve top-k records, open them from the vault and ask the LLM.
+
+    A person named in the question becomes the pseudonym their records carry; those records are retrieved
+    first (through the sealed identity map's pseudonym -> subject link), then the nearest vectors.
+    """
     anon_q = guard(anonymizer.anonymize_text(question, KnownPII()), [], "question")
+    named: list[tuple[str, str]] = []
+    people = subject_tokens(anon_q)
+    if identities is not None and people:
+        named = vault.subject_record_keys(identities.subjects_of(people), limit=k)
     hits = rank_records(vectors.search(embedder.embed([anon_q])[0], limit=k * 4), k) if vectors.count() else []
-    rows = vault.get_records([(h.domain, h.record_id) for h in hits])
+    keys = list(dict.fromkeys(named + [(h.domain, h.record_id) for h in hits]))[:k]
+    rows = vault.get_records(keys)
     sources: list[Source] = []
-    for hit in hits:
-        row = rows.get((hit.domain, hit.record_id))
+    for domain, record_id in keys:
+        row = rows.get((domain, record_id))
         if row is None:  # erased since it was indexed
             continue
         try:
             doc = open_record(row, keyring)
         except InvalidToken:
             continue
-        sources.append(Source(len(sources) + 1, hit.domain, hit.record_id, record_text(doc)))
+        sources.append(Source(len(sources) + 1, domain, record_id, record_text(doc)))
     if not sources:
         return Answer(question=anon_q, text=NO_CONTEXT_ANSWER, citations=[], sources=[], model=model)
     messages = build_messages(anon_q, sources)

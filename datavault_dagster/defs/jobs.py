@@ -55,6 +55,7 @@ def answer(
         complete=llm.complete,
         model=llm.model,
         k=config.top_k,
+        identities=vault.identities(),
     )
     context.log.info(f"answer cites {len(result.citations)} of {len(result.sources)} retrieved records")
     value = {

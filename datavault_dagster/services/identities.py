@@ -121,6 +121,16 @@ class Identities:
         return _PERSON.sub(lambda m: f"{names[m.group(0)]} ({m.group(0)})" if m.group(0) in names else m.group(0),
                            text)
 
+    def subjects_of(self, pseudonyms: Iterable[str]) -> list[tuple[str, str]]:
+        """(domain, subject pseudonym) of the records whose subject carries these person pseudonyms."""
+        wanted = sorted(set(pseudonyms))
+        if not wanted:
+            return []
+        return self.conn.execute(
+            """SELECT DISTINCT domain, subject_pseudonym FROM datavault.identities WHERE pseudonym = ANY(%s)
+               ORDER BY domain, subject_pseudonym""", (wanted,)
+        ).fetchall()
+
     def audit_rows(self) -> list[tuple]:
         """The audit trail, oldest first (no names, no text: a hash of what was re-identified)."""
         return self.conn.execute(

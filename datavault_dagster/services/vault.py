@@ -516,6 +516,20 @@ class Vault:
         )
         return [_vault_row(row) for row in cur.fetchall()]
 
+    def subject_record_keys(self, subjects: Sequence[tuple[str, str]], limit: int) -> list[tuple[str, str]]:
+        """(domain, record_id) of the given subjects' records, newest stream entries first."""
+        if not subjects:
+            return []
+        rows = self.conn.execute(
+            """SELECT r.domain, r.record_id FROM datavault.records r
+               JOIN unnest(%s::text[], %s::text[]) AS s(d, subj)
+                 ON r.domain = s.d AND r.subject_pseudonym = s.subj
+               ORDER BY split_part(r.stream_id, '-', 1)::bigint DESC, split_part(r.stream_id, '-', 2)::bigint DESC
+               LIMIT %s""",
+            ([s[0] for s in subjects], [s[1] for s in subjects], limit),
+        ).fetchall()
+        return [(d, rid) for d, rid in rows]
+
     def get_records(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], VaultRow]:
         """Records by (domain, record_id); missing keys (e.g. erased subjects) are simply absent."""
         if not keys:
