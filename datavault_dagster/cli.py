@@ -322,19 +322,7 @@ def keys_rotate(settings: Settings, key_id: str | None = None, via_dagster: bool
                 bar.refresh()
 
             rotation = rotate_all(vault, keyring, streams, on_partition=step, identities=identities)
-        print(json.dumps({
-            "primary": rotation.primary,
-            "partitions": len(rotation.partitions) - 1,
-            "subject_keys_rewrapped": rotation.total("subject_keys_rewrapped"),
-            "records_moved": rotation.total("records_moved"),
-            "records_upgraded": rotation.total("records_upgraded"),
-            "dead_letters_resealed": rotation.total("dead_letters_resealed"),
-            "dead_letter_stream_entries_resealed": rotation.total("dead_letter_stream_entries_resealed"),
-            "identities_resealed": rotation.total("identities_resealed"),
-            "records_per_key_id": rotation.records_per_key_id,
-            "subject_keys_per_key_id": rotation.subject_keys_per_key_id,
-            "seconds": round(rotation.seconds, 3),
-        }, indent=2), file=out)
+        print(json.dumps(rotation.summary(), indent=2), file=out)
         return 0
     finally:
         _close(streams, vault, identities)

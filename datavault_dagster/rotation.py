@@ -53,6 +53,20 @@ class RotationReport:
         """Sum of one counter over every partition."""
         return sum(getattr(p, name) for p in self.partitions)
 
+    def summary(self) -> dict:
+        """Totals for the CLI's JSON and the Dagster job's output metadata."""
+        return {
+            "primary": self.primary,
+            "partitions": len(self.partitions) - 1,
+            **{name: self.total(name) for name in (
+                "subject_keys_rewrapped", "records_moved", "records_upgraded", "dead_letters_resealed",
+                "dead_letter_stream_entries_resealed", "identities_resealed",
+            )},
+            "records_per_key_id": self.records_per_key_id,
+            "subject_keys_per_key_id": self.subject_keys_per_key_id,
+            "seconds": round(self.seconds, 3),
+        }
+
 
 def _rewrap(keyring: Keyring, key: WrappedSubjectKey) -> WrappedSubjectKey:
     try:

@@ -102,19 +102,7 @@ def rewrap_keys(
         ))
 
     rotation = rotate_all(v, keyring, redis.streams(), on_partition=progress, identities=vault.identities())
-    summary = {
-        "primary": rotation.primary,
-        "partitions": len(rotation.partitions) - 1,
-        "subject_keys_rewrapped": rotation.total("subject_keys_rewrapped"),
-        "records_moved": rotation.total("records_moved"),
-        "records_upgraded": rotation.total("records_upgraded"),
-        "dead_letters_resealed": rotation.total("dead_letters_resealed"),
-        "dead_letter_stream_entries_resealed": rotation.total("dead_letter_stream_entries_resealed"),
-        "identities_resealed": rotation.total("identities_resealed"),
-        "records_per_key_id": rotation.records_per_key_id,
-        "subject_keys_per_key_id": rotation.subject_keys_per_key_id,
-        "seconds": round(rotation.seconds, 3),
-    }
+    summary = rotation.summary()
     return dg.Output(summary, metadata={**summary, "records_per_key_id_before": before})
 
 
