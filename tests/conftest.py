@@ -88,3 +88,12 @@ def dv_env(clean_servers: Servers, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     (tmp_path / "home").mkdir()
     (tmp_path / "dagster").mkdir()
     return tmp_path
+
+
+@pytest.fixture
+def instance(dv_env: Path):
+    """A Dagster instance in the test's own DAGSTER_HOME."""
+    import dagster as dg
+
+    with dg.instance_for_test(temp_dir=str(dv_env / "dagster")) as inst:
+        yield inst

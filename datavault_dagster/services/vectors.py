@@ -129,9 +129,13 @@ class VectorStore:
         )
         return {(r["domain"], r["record_id"]) for r in rows}
 
-    def scan_strings(self) -> list[str]:
-        """Every string cell of the table (for privacy scans)."""
-        arrow = self.table().to_arrow()
+    def scan_strings(self, partition_key: str | None = None) -> list[str]:
+        """Every string cell of the table, or of one partition (for privacy scans)."""
+        table = self.table()
+        if partition_key is None:
+            arrow = table.to_arrow()
+        else:
+            arrow = table.search().where(f"partition_key = {_quote(partition_key)}").limit(None).to_arrow()
         out: list[str] = []
         for name in arrow.column_names:
             if pa.types.is_string(arrow.schema.field(name).type):

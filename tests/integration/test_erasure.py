@@ -28,25 +28,10 @@ from datavault_dagster.services.streams import Streams
 from datavault_dagster.services.vault import Vault, VaultRow
 from datavault_dagster.services.vectors import VectorStore
 from simulations import generate_records
+from tests.support import ingest as _ingest
 
 ROOT = Path(__file__).resolve().parents[2]
 DATAVAULT = str(Path(sys.executable).parent / "datavault")
-
-
-@pytest.fixture
-def instance(dv_env: Path):
-    with dg.instance_for_test(temp_dir=str(dv_env / "dagster")) as inst:
-        yield inst
-
-
-def _ingest(monkeypatch: pytest.MonkeyPatch, *batches: tuple[str, int, int, int]) -> Settings:
-    monkeypatch.setenv("DATAVAULT_BATCH_SIZE", "10")
-    settings = Settings.from_env()
-    for domain, count, seed, malformed in batches:
-        produce(settings, domain, count, seed, malformed=malformed, progress=False)
-    outcomes = orchestrate.process(settings.home, progress=False)
-    assert outcomes and all(o.success for o in outcomes)
-    return settings
 
 
 def _subject_id(domain: str, record: dict) -> str:

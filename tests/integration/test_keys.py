@@ -7,11 +7,8 @@ import io
 import json
 import os
 import threading
-from pathlib import Path
 
-import dagster as dg
 import psycopg
-import pytest
 
 from datavault_dagster import orchestrate, runtime
 from datavault_dagster.cli import keys_report, keys_retire, keys_rotate, produce, status
@@ -21,22 +18,7 @@ from datavault_dagster.services.identities import Identities
 from datavault_dagster.services.settings import Settings
 from datavault_dagster.services.streams import Streams
 from datavault_dagster.services.vault import Vault
-
-
-@pytest.fixture
-def instance(dv_env: Path):
-    with dg.instance_for_test(temp_dir=str(dv_env / "dagster")) as inst:
-        yield inst
-
-
-def _ingest(monkeypatch: pytest.MonkeyPatch, *batches: tuple[str, int, int, int]) -> Settings:
-    monkeypatch.setenv("DATAVAULT_BATCH_SIZE", "10")
-    settings = Settings.from_env()
-    for domain, count, seed, malformed in batches:
-        produce(settings, domain, count, seed, malformed=malformed, progress=False)
-    outcomes = orchestrate.process(settings.home, progress=False)
-    assert outcomes and all(o.success for o in outcomes)
-    return settings
+from tests.support import ingest as _ingest
 
 
 def _all_rows(vault: Vault):

@@ -25,12 +25,6 @@ def _produce(domain: str, count: int, seed: int = 1, malformed: int = 0) -> list
 
 
 @pytest.fixture
-def instance(dv_env: Path):
-    with dg.instance_for_test(temp_dir=str(dv_env / "dagster")) as inst:
-        yield inst
-
-
-@pytest.fixture
 def defs(dv_env: Path) -> dg.Definitions:
     return orchestrate.load_definitions()
 
