@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import stat
 import struct
 from pathlib import Path
 
 import pytest
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from datavault_dagster.domain.crypto import (
     KEY_BYTES,
     NONCE_BYTES,
+    PSEUDONYM_KEY_LABEL,
     TAG_BYTES,
     VERSION,
     Keyring,
     associated_data,
     key_id_of,
     load_or_create_keyring,
+    master_key_label,
     save_keyring,
 )
 from datavault_dagster.domain.errors import ConfigError, InvalidToken, KeyringError
@@ -455,3 +459,62 @@ def test_envelope_header_is_packed_bytes() -> None:
     env = _ring(key_id="abc").seal(b"x", domain=DOMAIN, record_id=RECORD_ID)
     version, length = struct.unpack("BB", env[:2])
     assert (version, length, env[2:5]) == (1, 3, b"abc")
+
+
+class _ToyWrap:
+    """A stand-in for the transit key in pure-logic tests (the real one is tested in test_transit.py)."""
+
+    def __init__(self) -> None:
+        self.kek = AESGCM.generate_key(bit_length=256)
+
+    def wrap(self, label: str, key: bytes) -> str:
+        nonce = os.urandom(12)
+        return "vault:v1:" + base64.b64encode(nonce + AESGCM(self.kek).encrypt(nonce, key, label.encode())).decode()
+
+    def unwrap(self, label: str, token: str) -> bytes:
+        raw = base64.b64decode(token.removeprefix("vault:v1:"))
+        try:
+            return AESGCM(self.kek).decrypt(raw[:12], raw[12:], label.encode())
+        except InvalidTag as exc:
+            raise KeyringError("could not unwrap") from exc
+
+
+def test_protected_keyring_json_holds_tokens_only_and_round_trips() -> None:
+    ring = Keyring.generate().with_new_primary()
+    toy = _ToyWrap()
+    text = ring.to_json(toy.wrap, {"backend": "toy"})
+    data = json.loads(text)
+    assert data["version"] == 2 and data["protection"] == {"backend": "toy"}
+    assert all(v.startswith("vault:v1:") for v in (*data["master_keys"].values(), data["pseudonym_key"]))
+    assert not any(base64.b64encode(k).decode() in text for k in (*ring.keys.values(), ring.pseudonym_key))
+    back = Keyring.from_json(text, unwrap=toy.unwrap)
+    assert back.keys == ring.keys and back.primary == ring.primary and back.pseudonym_key == ring.pseudonym_key
+    assert Keyring.protection_of(text) == {"backend": "toy"} and Keyring.protection_of(ring.to_json()) is None
+
+
+def test_protected_keyring_needs_its_unwrap_and_binds_each_token_to_its_slot() -> None:
+    ring = Keyring.generate()
+    toy = _ToyWrap()
+    text = ring.to_json(toy.wrap, {"backend": "toy"})
+    with pytest.raises(KeyringError, match="protected by 'toy'"):
+        Keyring.from_json(text)
+    data = json.loads(text)
+    data["master_keys"]["k1"], data["pseudonym_key"] = data["pseudonym_key"], data["master_keys"]["k1"]
+    with pytest.raises(KeyringError, match="could not unwrap"):
+        Keyring.from_json(json.dumps(data), unwrap=toy.unwrap)
+    with pytest.raises(KeyringError, match="must name its protection"):
+        ring.to_json(toy.wrap)
+
+
+def test_env_keys_may_be_wrapped_tokens() -> None:
+    ring = Keyring.generate()
+    toy = _ToyWrap()
+    master = "k1:" + toy.wrap(master_key_label("k1"), ring.keys["k1"])
+    pseudo = toy.wrap(PSEUDONYM_KEY_LABEL, ring.pseudonym_key)
+    back = Keyring.from_strings(master, pseudo, unwrap=toy.unwrap)
+    assert back.keys == ring.keys and back.pseudonym_key == ring.pseudonym_key
+    with pytest.raises(KeyringError, match="wrapped by an outside service"):
+        Keyring.from_strings(master, pseudo)
+    # a token wrapped for k1 does not open as k2
+    with pytest.raises(KeyringError, match="could not unwrap"):
+        Keyring.from_strings(master.replace("k1:", "k2:", 1), pseudo, unwrap=toy.unwrap)
