@@ -97,7 +97,8 @@ def test_compose_and_instance_files_are_consistent():
     assert set(compose["services"]) == {"redis", "postgres", "code-server", "webserver", "daemon"}
     env = compose["x-datavault-env"]
     for name in ("DATAVAULT_REDIS_URL", "DATAVAULT_POSTGRES_URL", "DATAVAULT_LANCEDB_URI",
-                 "DATAVAULT_MASTER_KEYS", "DATAVAULT_PSEUDONYM_KEY", "DATAVAULT_LLM_MODEL"):
+                 "DATAVAULT_MASTER_KEYS", "DATAVAULT_PSEUDONYM_KEY", "DATAVAULT_LLM_MODEL",
+                 "DATAVAULT_KEY_BACKEND", "VAULT_ADDR", "VAULT_TOKEN"):
         assert name in env
     for service in ("code-server", "webserver", "daemon"):
         assert compose["services"][service]["environment"] == env
@@ -107,6 +108,6 @@ def test_compose_and_instance_files_are_consistent():
     assert workspace["load_from"][0]["grpc_server"] == {"host": "code-server", "port": 4000,
                                                        "location_name": "datavault"}
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert dockerfile.index("torch==2.13.0") < dockerfile.index("pip install -e .")
+    assert dockerfile.index("torch==2.13.0") < dockerfile.index("pip install -e '.[vault]'")
     local = yaml.safe_load((ROOT / "workspace.yaml").read_text())
     assert local["load_from"][0]["python_module"]["module_name"] == "datavault_dagster.definitions"
