@@ -5,7 +5,9 @@ same person has the same pseudonym in every record, partition, run and query; re
 `S-xxxxxxxxxx` from their producer id. Direct identifiers (SSN, phone, email, account and card
 numbers, MRNs, street addresses) are replaced by typed tokens; ages become bands, ZIP codes their
 first three digits, and each subject's dates are shifted by a secret per-subject offset (so intervals
-between one person's events survive while the calendar dates do not).
+between one person's events survive while the calendar dates do not) — in the structured fields and in the
+record's free text alike. Free text with no subject (a question, a line for `datavault anonymize`) has no offset
+to shift by: its dates become `[DATE]`.
 """
 
 from __future__ import annotations
@@ -28,12 +30,12 @@ from .detect import SSN as _SSN
 from .detect import Detector, KnownPII, Span, shared_detector
 from .detect import is_card as _is_card
 from .errors import LeakDetected
-from .quasi import date_shift_days, shift_date
+from .quasi import date_shift_days, parse_written_date, shift_date, shift_written_date
 from .records import RawRecord
 
 __all__ = [
-    "AnonymizedRecord", "Anonymizer", "KnownPII", "Pseudonymizer", "age_band", "age_on", "find_leaks", "guard",
-    "normalize_name",
+    "AnonymizedRecord", "Anonymizer", "KnownPII", "Pseudonymizer", "SubjectDates", "age_band", "age_on", "find_leaks",
+    "guard", "normalize_name",
 ]
 
 PSEUDONYM_CHARS = 10
@@ -84,8 +86,11 @@ class Pseudonymizer:
 # names); this module turns its spans into tokens and pseudonyms. The leak guard below keeps its own
 # (older, stricter-to-change) patterns.
 
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _DIGITS = re.compile(r"\d+")
+# a date right after one of these is a date of birth, whoever's ("DOB: 3/4/80", "born on March 4, 1980")
+_BIRTH_CUE = re.compile(
+    r"(?:\bDOB|\bD\.O\.B\.?|\bdate\s+of\s+birth|\bbirth\s*date|\bbirthday|\bborn(?:\s+(?:on|in))?)\W{0,3}$", re.I
+)
 
 
 _PLACEHOLDER = {
@@ -93,6 +98,18 @@ _PLACEHOLDER = {
     "ACCOUNT": "[ACCOUNT]", "CARD": "[CARD]", "ROUTING": "[ROUTING]", "MRN": "[MRN]", "IP": "[IP]", "URL": "[URL]",
     "CITY": "[CITY]", "ID": "[ID]",
 }
+
+
+@dataclass(frozen=True)
+class SubjectDates:
+    """How the dates in one subject's free text are rewritten: shifted by the subject's offset, births suppressed.
+
+    `pivot_year` is the year two-digit years are read around (the record's own date).
+    """
+
+    shift_days: int
+    dob: date | None
+    pivot_year: int
 
 
 def age_band(age: int) -> str:
@@ -120,28 +137,31 @@ class Anonymizer:
 
     # free text ----------------------------------------------------------------------------------
 
-    def anonymize_text(self, text: str, known: KnownPII | None = None) -> str:
+    def anonymize_text(self, text: str, known: KnownPII | None = None, *, dates: SubjectDates | None = None) -> str:
         """Replace PII in free text: the record's own identifiers, pattern recognizers and NER person names."""
         if not text:
             return text
-        return self.render(text, self.detector.detect(text, known))
+        return self.render(text, self.detector.detect(text, known), dates)
 
-    def anonymize_texts(self, texts: Sequence[str], known: KnownPII | None = None, *, ner: bool = True) -> list[str]:
+    def anonymize_texts(
+        self, texts: Sequence[str], known: KnownPII | None = None, *, ner: bool = True,
+        dates: SubjectDates | None = None,
+    ) -> list[str]:
         """`anonymize_text` for several texts of one record (one NER batch); `ner=False` skips person NER."""
         found = self.detector.detect_many(texts, known, ner=ner)
-        return [self.render(t, spans) for t, spans in zip(texts, found, strict=True)]
+        return [self.render(t, spans, dates) for t, spans in zip(texts, found, strict=True)]
 
-    def render(self, text: str, spans: Sequence[Span]) -> str:
-        """Replace each (non-overlapping) span by its token, pseudonym, band or month."""
+    def render(self, text: str, spans: Sequence[Span], dates: SubjectDates | None = None) -> str:
+        """Replace each (non-overlapping) span by its token, pseudonym, band or (shifted) date."""
         out, at = [], 0
         for span in spans:
             out.append(text[at:span.start])
-            out.append(self._replacement(text, span))
+            out.append(self._replacement(text, span, dates))
             at = span.end
         out.append(text[at:])
         return "".join(out)
 
-    def _replacement(self, text: str, span: Span) -> str:
+    def _replacement(self, text: str, span: Span, dates: SubjectDates | None) -> str:
         if span.replacement is not None:
             return span.replacement
         value = text[span.start:span.end]
@@ -152,11 +172,29 @@ class Anonymizer:
             band = age_band(int(years.group(0))) if years else "unknown"
             return band if years and years.group(0) == value else f"{band} year old"
         if span.entity == "DATE":
-            iso = _ISO_DATE.match(value)
-            return f"{iso.group(1)}-{iso.group(2)}" if iso else "[DATE]"
+            return self._date_replacement(text, span, dates)
         if span.entity == "LAST4":
             return " [LAST4]" if span.start and text[span.start - 1] in "xX*" else "[LAST4]"
         return _PLACEHOLDER.get(span.entity, "[PII]")
+
+    @staticmethod
+    def _date_replacement(text: str, span: Span, dates: SubjectDates | None) -> str:
+        """A date in free text: shifted like the subject's structured dates, or a placeholder.
+
+        With a subject: a full date becomes its shifted ISO date (intervals to the record's fields stay exact); a
+        month and year the year-month shifted by whole months; a date of birth (the subject's, in any format, or
+        any date after "DOB"/"born") `[DOB]`, since a shifted birth date next to shifted visit dates gives the exact
+        age; a bare year, a date with no year ("March 5") or no real date (2024-02-30) `[DATE]`. Without a subject
+        there is no offset, and a real date, even its year and month, can link a text to an event: `[DATE]`.
+        """
+        if dates is None:
+            return "[DATE]"
+        written = parse_written_date(text[span.start:span.end], dates.pivot_year)
+        if written is None:
+            return "[DATE]"
+        if dates.dob in written.readings or _BIRTH_CUE.search(text[max(0, span.start - 24):span.start]):
+            return "[DOB]"
+        return shift_written_date(written, dates.shift_days) or "[DATE]"
 
     # structured records ---------------------------------------------------------------------------
 
@@ -176,8 +214,10 @@ class Anonymizer:
             return self._finance_known(record)
         raise ValueError(f"no anonymizer for domain {record.domain!r}")
 
-    def _field_texts(self, free: Iterable[str], coded: Iterable[str], known: KnownPII) -> Callable[[str], str]:
-        """Anonymize a record's text fields; returns the lookup that builds its document.
+    def _field_texts(
+        self, free: Iterable[str], coded: Iterable[str], known: KnownPII, dates: SubjectDates
+    ) -> Callable[[str], str]:
+        """Anonymize a record's text fields (dates shifted like its own); returns the lookup that builds its document.
 
         Free text (notes, the reason for a visit) goes through person NER in one batch. Coded values (drug,
         diagnosis, facility and merchant names) get the record's own identifiers and the pattern recognizers
@@ -186,9 +226,13 @@ class Anonymizer:
         """
         free_u = list(dict.fromkeys(t for t in free if t))
         coded_u = [t for t in dict.fromkeys(t for t in coded if t) if t not in free_u]
-        done = dict(zip(free_u, self.anonymize_texts(free_u, known), strict=True))
-        done.update(zip(coded_u, self.anonymize_texts(coded_u, known, ner=False), strict=True))
+        done = dict(zip(free_u, self.anonymize_texts(free_u, known, dates=dates), strict=True))
+        done.update(zip(coded_u, self.anonymize_texts(coded_u, known, ner=False, dates=dates), strict=True))
         return lambda s: done.get(s, s)
+
+    def subject_dates(self, subject: str, dob: str, on: str) -> SubjectDates:
+        """The date rules for a subject's free text: its offset, its date of birth, two-digit years read around `on`."""
+        return SubjectDates(self.pseudonyms.date_shift(subject), date.fromisoformat(dob), date.fromisoformat(on).year)
 
     def _known(self, person: dict[str, Any], extra: dict[str, str]) -> KnownPII:
         full = f"{person['first_name']} {person['last_name']}"
@@ -213,12 +257,14 @@ class Anonymizer:
         known = self._healthcare_known(record)
         person = self.pseudonyms.person(f"{p['first_name']} {p['last_name']}")
         subject = self.pseudonyms.subject("healthcare", p["patient_id"])
+        dates = self.subject_dates(subject, p["dob"], enc["date"])
         text = self._field_texts(
             [record.payload["note"], enc["reason"]],
             [enc["facility"], enc["department"]]
             + [d["description"] for d in record.payload["diagnoses"]]
             + [m[k] for m in record.payload["medications"] for k in ("name", "dose", "frequency")],
             known,
+            dates,
         )
         doc = {
             "record_id": record.record_id,
@@ -232,7 +278,7 @@ class Anonymizer:
                 "zip3": p["address"]["zip"][:3],
             },
             "encounter": {
-                "date": shift_date(enc["date"], self.pseudonyms.date_shift(subject)),
+                "date": shift_date(enc["date"], dates.shift_days),
                 "facility": text(enc["facility"]),
                 "department": text(enc["department"]),
                 "reason": text(enc["reason"]),
@@ -270,9 +316,12 @@ class Anonymizer:
         subject = self.pseudonyms.subject("finance", c["customer_id"])
         person = self.pseudonyms.person(f"{c['first_name']} {c['last_name']}")
         txs = record.payload["transactions"]
-        text = self._field_texts([record.payload["note"]], [t[k] for t in txs for k in ("merchant", "category")], known)
         last_tx = max((t["date"] for t in record.payload["transactions"]), default=acct["opened"])
-        shift = self.pseudonyms.date_shift(subject)
+        dates = self.subject_dates(subject, c["dob"], last_tx)
+        shift = dates.shift_days
+        text = self._field_texts(
+            [record.payload["note"]], [t[k] for t in txs for k in ("merchant", "category")], known, dates
+        )
         doc = {
             "record_id": record.record_id,
             "domain": "finance",

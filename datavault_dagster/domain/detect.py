@@ -385,8 +385,7 @@ def _date_spans(text: str) -> Iterator[Span]:
                 continue
             if name in ("month-day-year", "day-month-year") and not re.search(r"\d", m.group(0)):
                 continue
-            replacement = f"{m.group(1)}-{m.group(2)}" if name == "iso" else None
-            yield Span(m.start(), m.end(), "DATE", 0.85, f"pattern:date/{name}", replacement=replacement)
+            yield Span(m.start(), m.end(), "DATE", 0.85, f"pattern:date/{name}")
 
 
 def _age_spans(text: str) -> Iterator[Span]:

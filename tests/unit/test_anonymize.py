@@ -16,6 +16,7 @@ from datavault_dagster.domain.anonymize import (
     Anonymizer,
     KnownPII,
     Pseudonymizer,
+    SubjectDates,
     age_band,
     age_on,
     find_leaks,
@@ -23,7 +24,9 @@ from datavault_dagster.domain.anonymize import (
     normalize_name,
 )
 from datavault_dagster.domain.crypto import Keyring
+from datavault_dagster.domain.detect import Span
 from datavault_dagster.domain.errors import LeakDetected
+from datavault_dagster.domain.quasi import shift_date
 from simulations import DOMAINS, generate_records, pii_values
 
 KEY = bytes(range(32))
@@ -201,7 +204,9 @@ TEXT_CASES = [
     ("On 3 March 2024 we met", "On [DATE] we met"),
     ("Born 03/14/1980.", "Born [DATE]."),
     ("Born 3/4/80.", "Born [DATE]."),
-    ("Visit 2024-03-14.", "Visit 2024-03."),
+    # text with no subject has no date offset: a real year-month would date the event (it was "2024-03" here)
+    ("Visit 2024-03-14.", "Visit [DATE]."),
+    ("Visit 2024-02-30.", "Visit [DATE]."),
     # ages
     ("a 54-year-old man", "a 50-59 year old man"),
     ("a 95-year-old woman", "a 90+ year old woman"),
@@ -354,7 +359,7 @@ def test_replacements_are_never_reprocessed(anonymizer: Anonymizer, pseudonyms: 
     out = anonymizer.anonymize_text(text, known)
     pseudo = pseudonyms.person("Jane Doe")
     assert out == (
-        f"{pseudo} ([EMAIL], [PHONE]) was seen by Dr. {pseudo} on 2024-03; "
+        f"{pseudo} ([EMAIL], [PHONE]) was seen by Dr. {pseudo} on [DATE]; "
         f"SSN [SSN], card [CARD], Dr. {pseudonyms.person('Alan Grant')} consulted, lives at [ADDRESS] now."
     )
     assert_clean_tokens(out)
@@ -530,6 +535,131 @@ def test_anonymize_record_rejects_unknown_domain(anonymizer: Anonymizer) -> None
     raw = records.RawRecord(domain="legal", record_id="x", schema="legal.v1", stream_id="1-0", payload={})
     with pytest.raises(ValueError):
         anonymizer.anonymize_record(raw)
+
+
+# --- dates in a subject's free text ---------------------------------------------------------------------------
+
+VISIT, DOB = "2024-03-20", "1980-03-14"
+
+
+def _visit(note: str, patient_id: str = "PT-0001") -> records.RawRecord:
+    """A healthcare record seen on VISIT, of a patient born on DOB, with the given note."""
+    rec = json.loads(json.dumps(generate_records("healthcare", 1, seed=3)[0]))
+    rec["note"], rec["patient"]["patient_id"], rec["patient"]["dob"] = note, patient_id, DOB
+    rec["encounter"]["date"] = VISIT
+    return records.RawRecord("healthcare", rec["record_id"], records.SCHEMAS["healthcare"], "-", rec)
+
+
+def _offset(anon: AnonymizedRecord) -> int:
+    """The subject's shift, read off the structured encounter date."""
+    return (date.fromisoformat(anon.document["encounter"]["date"]) - date.fromisoformat(VISIT)).days
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["2024-03-05", "03/05/2024", "3/5/24", "March 5, 2024", "5 March 2024", "Mar 5 2024", "Mar. 5th, 2024",
+     "Tuesday, March 5, 2024", "5th of March 2024", "05-Mar-2024", "05-Mar-24", "2024/03/05", "05.03.2024"],
+)
+def test_note_dates_are_shifted_with_the_subjects_offset(anonymizer: Anonymizer, written: str) -> None:
+    anon = anonymizer.anonymize_record(_visit(f"Seen on {written} for review."))
+    days = _offset(anon)
+    assert days != 0  # else "shifted" could not be told from "left alone"
+    assert anon.document["note"] == f"Seen on {shift_date('2024-03-05', days)} for review."
+
+
+def test_intervals_between_structured_and_note_dates_survive(anonymizer: Anonymizer) -> None:
+    note = f"Presented on {VISIT}. First seen March 5, 2024; follow-up booked for 04/17/2024, labs 2024-12-31."
+    anon = anonymizer.anonymize_record(_visit(note))
+    shifted_visit = date.fromisoformat(anon.document["encounter"]["date"])
+    in_note = [date.fromisoformat(d) for d in ISO_DAY_RE.findall(anon.document["note"])]
+    real = [date(2024, 3, 20), date(2024, 3, 5), date(2024, 4, 17), date(2024, 12, 31)]
+    assert [(d - shifted_visit).days for d in in_note] == [(d - date.fromisoformat(VISIT)).days for d in real]
+    assert in_note[0] == shifted_visit  # the visit date in the note is the visit date of the fields
+    assert not {"2024-03-05", "2024-04", "2024-12", "2024-03-20"} & set(re.findall(r"\d{4}-\d{2}(?:-\d{2})?",
+                                                                                   anon.document["note"]))
+
+
+def test_each_subject_gets_its_own_offset(anonymizer: Anonymizer) -> None:
+    note = "Follow-up on 2024-04-01."
+    a, b = (anonymizer.anonymize_record(_visit(note, pid)) for pid in ("PT-0001", "PT-0002"))
+    assert a.subject_pseudonym != b.subject_pseudonym and _offset(a) != _offset(b)
+    for anon in (a, b):
+        assert anon.document["note"] == f"Follow-up on {shift_date('2024-04-01', _offset(anon))}."
+    again = anonymizer.anonymize_record(_visit("Labs on 2024-04-01 again.", "PT-0001"))  # another record, same subject
+    assert again.document["note"] == f"Labs on {shift_date('2024-04-01', _offset(a))} again."
+
+
+@pytest.mark.parametrize(
+    ("note", "expected"),
+    [
+        (f"Patient (DOB {DOB}) seen today.", "Patient (DOB [DOB]) seen today."),  # the record's own value
+        ("Patient born 03/14/1980, seen today.", "Patient born [DOB], seen today."),
+        ("Confirmed March 14, 1980 as birth date.", "Confirmed [DOB] as birth date."),  # the subject's, any format
+        ("Spoke to her son (DOB: 2010-06-02).", "Spoke to her son (DOB: [DOB])."),  # a birth date, whoever's
+        ("Mother, born on 5/6/55, is her carer.", "Mother, born on [DOB], is her carer."),
+    ],
+)
+def test_dates_of_birth_are_suppressed_not_shifted(anonymizer: Anonymizer, note: str, expected: str) -> None:
+    anon = anonymizer.anonymize_record(_visit(note))
+    assert anon.document["note"] == expected
+    body = anon.to_json().decode()
+    assert DOB not in body and shift_date(DOB, _offset(anon)) not in body  # a shifted DOB gives the exact age
+
+
+@pytest.mark.parametrize(
+    ("note", "expected"),
+    [
+        ("Seen 2024-02-30 and 02/30/2024.", "Seen [DATE] and [DATE]."),  # no such day: a placeholder, no error
+        ("Symptoms since March 5.", "Symptoms since [DATE]."),  # no year: nothing to shift from
+        ("Recall 5th of March.", "Recall [DATE]."),
+    ],
+)
+def test_dates_that_cannot_be_shifted_become_placeholders(anonymizer: Anonymizer, note: str, expected: str) -> None:
+    assert anonymizer.anonymize_record(_visit(note)).document["note"] == expected
+
+
+@pytest.mark.parametrize(
+    ("written", "days", "expected"),
+    [("March 2024", 100, "2024-06"), ("March 2024", -40, "2024-02"), ("2024", 100, "[DATE]"),
+     ("2024-02-30", 5, "[DATE]")],
+)
+def test_partial_dates_shift_at_their_precision(
+    anonymizer: Anonymizer, written: str, days: int, expected: str
+) -> None:
+    """detect.py finds no month-year or bare year today; should it, render shifts them at their precision."""
+    text = f"Since {written}."
+    span = Span(6, 6 + len(written), "DATE", 0.85, "pattern:date/test")
+    assert anonymizer.render(text, [span], SubjectDates(days, None, 2024)) == f"Since {expected}."
+    assert anonymizer.render(text, [span]) == "Since [DATE]."
+
+
+def test_text_without_a_subject_keeps_no_real_date(anonymizer: Anonymizer) -> None:
+    out = anonymizer.anonymize_text("Visits on 2024-03-05, 03/06/2024 and March 7, 2024 (DOB 1980-03-14).")
+    assert out == "Visits on [DATE], [DATE] and [DATE] (DOB [DATE])."
+    dates = SubjectDates(30, date(1980, 3, 14), 2024)
+    assert anonymizer.anonymize_text("Visit on 2024-03-05.", dates=dates) == "Visit on 2024-04-04."
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_simulated_note_dates_match_the_shifted_fields(anonymized, domain: str) -> None:
+    """Every date the simulations write in a note (the visit, a disputed charge) carries the record's own shift;
+    the subject's date of birth is suppressed."""
+    checked = 0
+    for rec, anon in anonymized[domain]:
+        doc = anon.document
+        if domain == "healthcare":
+            real, shifted = rec["encounter"]["date"], doc["encounter"]["date"]
+        else:
+            real, shifted = rec["transactions"][0]["date"], doc["transactions"][0]["date"]
+        days = (date.fromisoformat(shifted) - date.fromisoformat(real)).days
+        dob = rec[SUBJECT[domain]]["dob"]
+        written = [d for d in ISO_DAY_RE.findall(rec["note"]) if d != dob]
+        assert ISO_DAY_RE.findall(doc["note"]) == [shift_date(d, days) for d in written]
+        assert shift_date(dob, days) not in doc["note"]
+        if dob in rec["note"]:
+            assert "[DOB]" in doc["note"]
+        checked += len(written)
+    assert checked > 100  # the notes do carry dates
 
 
 # --- leak guard ---------------------------------------------------------------------------------------------

@@ -12,8 +12,10 @@ from datavault_dagster.domain.quasi import (
     date_shift_days,
     enforce_k,
     measure_k,
+    parse_written_date,
     present_fields,
     shift_date,
+    shift_written_date,
 )
 
 KEY = b"k" * 32
@@ -39,6 +41,77 @@ def test_shifting_preserves_intervals_between_one_subjects_dates() -> None:
         (b - a).days for a, b in zip(real, real[1:], strict=False)
     ]
     assert (shifted[0] - real[0]).days == days
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "2024-03-05", "2024/03/05", "2024.3.5", "03/05/2024", "3/5/2024", "3/5/24", "03-05-2024", "05.03.2024",
+        "March 5, 2024", "March 5 2024", "Mar 5 2024", "Mar. 5, 2024", "March 5th, 2024", "Mar 5, '24",
+        "Tuesday, March 5, 2024", "5 March 2024", "5th of March 2024", "05-Mar-2024", "05-Mar-24", "  march  5,  2024 ",
+        "MARCH 5, 2024", "Sept 5, 2024",
+    ],
+)
+def test_written_full_dates_are_read_to_the_day(written: str) -> None:
+    parsed = parse_written_date(written, 2024)
+    expected = date(2024, 9, 5) if written.startswith("Sept") else date(2024, 3, 5)
+    assert parsed is not None and parsed.precision == "day" and parsed.value == expected
+
+
+@pytest.mark.parametrize(
+    ("written", "value", "readings"),
+    [
+        ("13/05/2024", date(2024, 5, 13), 1),  # month 13 is impossible: day first
+        ("05/13/2024", date(2024, 5, 13), 1),
+        ("03/05/2024", date(2024, 3, 5), 2),  # US order first, the European reading kept as an alternative
+        ("05.03.2024", date(2024, 3, 5), 2),  # dots: day first
+        ("3/4/80", date(1980, 3, 4), 4),  # two-digit years around the pivot, then a century earlier
+        ("1/2/34", date(2034, 1, 2), 4),  # at most 10 years after the pivot ...
+        ("1/2/35", date(1935, 1, 2), 4),  # ... else the century before
+    ],
+)
+def test_ambiguous_written_dates_keep_their_other_readings(written: str, value: date, readings: int) -> None:
+    parsed = parse_written_date(written, 2024)
+    assert parsed is not None and parsed.value == value and parsed.readings[0] == value
+    assert len(parsed.readings) == readings
+
+
+@pytest.mark.parametrize(
+    "written", ["2024-02-30", "02/30/2024", "2023-02-29", "31/31/2024", "March 32, 2024", "Marching 5, 2024",
+                "March 5", "5 March", "5th of March", "Tuesday", "", "2024-13-01"],
+)
+def test_impossible_or_yearless_written_dates_are_none(written: str) -> None:
+    assert parse_written_date(written, 2024) is None
+
+
+@pytest.mark.parametrize(
+    ("written", "days", "shifted"),
+    [
+        ("2024-03-05", 100, "2024-06-13"),
+        ("March 5, 2024", -65, "2023-12-31"),
+        ("2024-02-28", 1, "2024-02-29"),
+        ("3/5/24", 0, "2024-03-05"),  # rendered in ISO whatever the written form
+        ("March 2024", 100, "2024-06"),  # whole months nearest to 100 days
+        ("March 2024", -180, "2023-09"),
+        ("2024-03", 14, "2024-03"),
+        ("Dec 2024", 20, "2025-01"),
+        ("2024", 180, None),  # a bare year cannot be shifted
+        ("0001-01-01", -1, None),  # before the calendar starts: None, not an exception
+    ],
+)
+def test_shift_written_date(written: str, days: int, shifted: str | None) -> None:
+    parsed = parse_written_date(written, 2024)
+    assert parsed is not None
+    assert shift_written_date(parsed, days) == shifted
+
+
+def test_written_months_of_one_subject_keep_their_distance() -> None:
+    for days in range(-MAX_SHIFT_DAYS, MAX_SHIFT_DAYS + 1, 7):
+        a, b = (parse_written_date(m, 2024) for m in ("Nov 2023", "Feb 2024"))
+        assert a is not None and b is not None
+        ya, ma = map(int, str(shift_written_date(a, days)).split("-"))
+        yb, mb = map(int, str(shift_written_date(b, days)).split("-"))
+        assert (yb * 12 + mb) - (ya * 12 + ma) == 3
 
 
 def _row(age: str, sex: str, state: str, zip3: str) -> dict[str, str]:
