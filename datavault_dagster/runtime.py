@@ -47,11 +47,9 @@ def keyring_for(settings: Settings) -> Keyring:
                        Keyring.from_strings(settings.master_keys, settings.pseudonym_key, unwrap=unwrap))
     with _lock:
         path = settings.keyring_path
-        if not path.exists():
-            ring = Keyring.generate()
-            _save(path, ring, wrapper)
+        if not path.exists() and _save(path, ring := Keyring.generate(), wrapper, exclusive=True):
             return ring
-        text = path.read_text()
+        text = path.read_text()  # ours, or the one another process created first
         protection = Keyring.protection_of(text)
         if wrapper is not None and protection is None:
             raise KeyringError(f"the keyring file {path} holds plaintext master keys but DATAVAULT_KEY_BACKEND is "
@@ -72,11 +70,10 @@ def _opened(at_rest: str, wrapper: TransitKeyWrap | None, parse: Callable[[Unwra
     return ring
 
 
-def _save(path: Path, ring: Keyring, wrapper: TransitKeyWrap | None) -> None:
+def _save(path: Path, ring: Keyring, wrapper: TransitKeyWrap | None, exclusive: bool = False) -> bool:
     if wrapper is None:
-        save_keyring(ring, path)
-    else:
-        save_keyring(ring, path, wrapper.wrap, wrapper.protection)
+        return save_keyring(ring, path, exclusive=exclusive)
+    return save_keyring(ring, path, wrapper.wrap, wrapper.protection, exclusive=exclusive)
 
 
 def keys_from_env(settings: Settings) -> bool:

@@ -346,29 +346,45 @@ class Keyring:
 
 
 def load_or_create_keyring(path: Path) -> Keyring:
-    """Read a plaintext keyring file, creating it with 0600 permissions if absent."""
-    if path.exists():
-        return Keyring.from_json(path.read_text())
-    ring = Keyring.generate()
-    save_keyring(ring, path)
-    return ring
+    """Read a plaintext keyring file, creating it with 0600 permissions if absent (first creator wins)."""
+    if not path.exists() and save_keyring(ring := Keyring.generate(), path, exclusive=True):
+        return ring
+    return Keyring.from_json(path.read_text())
 
 
 def save_keyring(ring: Keyring, path: Path, wrap: Wrap | None = None,
-                 protection: Mapping[str, str] | None = None) -> None:
-    """Write the keyring atomically with 0600 permissions (every key wrapped by `wrap` if given)."""
-    write_private(path, ring.to_json(wrap, protection))
+                 protection: Mapping[str, str] | None = None, exclusive: bool = False) -> bool:
+    """Write the keyring atomically with 0600 permissions (every key wrapped by `wrap` if given).
+
+    With `exclusive`, only if no keyring file exists yet; returns False if another process made one first.
+    """
+    return write_private(path, ring.to_json(wrap, protection), exclusive=exclusive)
 
 
-def write_private(path: Path, text: str) -> None:
-    """Replace `path` atomically with `text`, readable by the owner only (0600)."""
+def write_private(path: Path, text: str, exclusive: bool = False) -> bool:
+    """Replace `path` atomically with `text`, readable by the owner only (0600).
+
+    With `exclusive`, create it only if it does not exist (a hard link of the finished file, so concurrent
+    creators never see a half-written file and exactly one wins); returns whether `path` was written.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if not exclusive:
+            os.replace(tmp, path)
+            return True
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _frame(version: int, key_id: str, wrap_nonce: bytes, wrapped: bytes, nonce: bytes, body: bytes) -> bytes:

@@ -518,3 +518,27 @@ def test_env_keys_may_be_wrapped_tokens() -> None:
     # a token wrapped for k1 does not open as k2
     with pytest.raises(KeyringError, match="could not unwrap"):
         Keyring.from_strings(master.replace("k1:", "k2:", 1), pseudo, unwrap=toy.unwrap)
+
+
+def _first_use(path: str, start, out) -> None:  # noqa: ANN001 - a child process
+    start.wait()
+    out.put(base64.b64encode(load_or_create_keyring(Path(path)).keys["k1"]).decode())
+
+
+def test_concurrent_first_use_of_a_keyring_file_agrees_on_one_keyring(tmp_path: Path) -> None:
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    start, out = ctx.Event(), ctx.Queue()
+    path = tmp_path / "fresh" / "keyring.json"
+    procs = [ctx.Process(target=_first_use, args=(str(path), start, out)) for _ in range(6)]
+    for p in procs:
+        p.start()
+    start.set()
+    seen = {out.get(timeout=60) for _ in procs}
+    for p in procs:
+        p.join(timeout=60)
+    assert len(seen) == 1  # every process seals under the key that is on disk
+    assert seen == {base64.b64encode(Keyring.from_json(path.read_text()).keys["k1"]).decode()}
+    assert [p.name for p in path.parent.iterdir()] == ["keyring.json"]  # no temporary files left
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
