@@ -43,7 +43,7 @@ def trim_partition(partition_key: str | None, streams: Streams) -> int:
 
 
 @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[ingest_partition],
-                      default_status=dg.DefaultSensorStatus.RUNNING,
+                      default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=5,
                       description="Once a partition is durably in the vault and indexed, trim its raw entries.")
 def trim_ingested_ranges(context: dg.RunStatusSensorContext, redis: RedisResource) -> None:
     """Raw PII leaves Redis only after its run (and its blocking privacy checks) succeeded."""

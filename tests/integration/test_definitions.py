@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import dagster as dg
 import yaml
@@ -104,6 +105,12 @@ def test_compose_and_instance_files_are_consistent():
         assert compose["services"][service]["environment"] == env
     instance = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())
     assert instance["storage"]["postgres"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
+    from dagster._core.instance.config import dagster_instance_config
+
+    pg_env = {"DAGSTER_PG_USER": "u", "DAGSTER_PG_PASSWORD": "p", "DAGSTER_PG_HOST": "h", "DAGSTER_PG_DB": "d"}
+    with mock.patch.dict(os.environ, pg_env):
+        validated, _ = dagster_instance_config(ROOT / "deploy")  # Dagster's own schema check of the file
+    assert validated["compute_logs"]["config"]["base_dir"].startswith("/data/")  # on the shared volume
     workspace = yaml.safe_load((ROOT / "deploy" / "workspace.yaml").read_text())
     assert workspace["load_from"][0]["grpc_server"] == {"host": "code-server", "port": 4000,
                                                        "location_name": "datavault"}
