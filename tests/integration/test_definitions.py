@@ -109,7 +109,7 @@ def test_compose_and_instance_files_are_consistent():
 
     pg_env = {"DAGSTER_PG_USER": "u", "DAGSTER_PG_PASSWORD": "p", "DAGSTER_PG_HOST": "h", "DAGSTER_PG_DB": "d"}
     with mock.patch.dict(os.environ, pg_env):
-        validated, _ = dagster_instance_config(ROOT / "deploy")  # Dagster's own schema check of the file
+        validated, _ = dagster_instance_config(str(ROOT / "deploy"))  # Dagster's own schema check of the file
     assert validated["compute_logs"]["config"]["base_dir"].startswith("/data/")  # on the shared volume
     workspace = yaml.safe_load((ROOT / "deploy" / "workspace.yaml").read_text())
     assert workspace["load_from"][0]["grpc_server"] == {"host": "code-server", "port": 4000,
