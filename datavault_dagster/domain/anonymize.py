@@ -332,8 +332,9 @@ class Anonymizer:
                 "state": c["address"]["state"],
                 "zip3": c["address"]["zip"][:3],
             },
-            "account": {"token": account_token, "type": acct["account_type"], "opened_year": acct["opened"][:4],
-                        "card": card_token},
+            # the year of the shifted opening date: the real year beside shifted transactions would narrow the shift
+            "account": {"token": account_token, "type": acct["account_type"],
+                        "opened_year": shift_date(acct["opened"], shift)[:4], "card": card_token},
             "transactions": [
                 {"date": shift_date(t["date"], shift), "amount": t["amount"], "currency": t["currency"],
                  "merchant": text(t["merchant"]), "category": text(t["category"])}

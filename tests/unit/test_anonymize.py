@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from faker import Faker
@@ -499,7 +499,8 @@ def test_anonymized_structured_fields(anonymized, domain: str) -> None:
             (delta,) = deltas  # one shift per record: intervals between its dates survive
             assert -180 <= delta <= 180 and delta == shifts.setdefault(anon.subject_pseudonym, delta)
             assert [t["amount"] for t in doc["transactions"]] == [t["amount"] for t in rec["transactions"]]
-            assert re.fullmatch(r"\d{4}", doc["account"]["opened_year"])
+            opened = date.fromisoformat(rec["account"]["opened"]) + timedelta(days=delta)
+            assert doc["account"]["opened_year"] == str(opened.year)  # the same shift as the transactions
             assert re.fullmatch(r"ACCT-[a-z2-7]{10}", doc["account"]["token"])
             assert re.fullmatch(r"CARD-[a-z2-7]{10}", doc["account"]["card"])
         body = anon.to_json().decode()
