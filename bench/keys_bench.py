@@ -66,7 +66,7 @@ def main() -> None:  # noqa: PLR0915
     from datavault_dagster.domain.anonymize import Anonymizer, Pseudonymizer
     from datavault_dagster.domain.batches import StreamRange
     from datavault_dagster.domain.crypto import Keyring
-    from datavault_dagster.domain.embed import DIMENSIONS, MODEL_NAME, embedding_id
+    from datavault_dagster.domain.embed import DIMENSIONS, MODEL_NAME, Embedder, embedding_id
     from datavault_dagster.domain.records import DOMAINS, stream_fields
     from datavault_dagster.erasure import forget_subject
     from datavault_dagster.pipeline import embed_partition, open_record, seal_partition
@@ -102,11 +102,8 @@ def main() -> None:  # noqa: PLR0915
     t0 = time.perf_counter()
     sealed = partitions = 0
     seal_s = vec_s = 0.0
-    embedder = None
-    if args.embed:
-        from datavault_dagster.domain.embed import Embedder
-
-        embedder = Embedder()
+    # erasure re-embeds the neighbours it coarsens, so the model is needed (loaded on first use) either way
+    embedder = Embedder()
     per_domain = {DOMAINS[0]: args.records - args.records // 2, DOMAINS[1]: args.records // 2}
     for domain, count in per_domain.items():
         records = generate_records(domain, count, seed=args.seed)
@@ -122,7 +119,7 @@ def main() -> None:  # noqa: PLR0915
             sealed += report.sealed
             partitions += 1
             t = time.perf_counter()
-            if embedder is not None:
+            if args.embed:
                 embed_partition(part.partition_key, vault, keyring, embedder, store)
             else:
                 rows = vault.partition_records(part.partition_key)
@@ -187,6 +184,7 @@ def main() -> None:  # noqa: PLR0915
         marks = [("start", time.perf_counter())]
         receipt = forget_subject(subject, streams=streams, vault=vault, vectors=store, keyring=retired,
                                  pseudonym=anonymizer.pseudonyms.subject, identities=identities, min_k=min_k,
+                                 embedder=embedder,
                                  on_step=lambda step, counts, marks=marks: marks.append((step, time.perf_counter())))
         totals.append(marks[-1][1] - marks[0][1])
         for (_, a), (step, b) in zip(marks, marks[1:], strict=False):
