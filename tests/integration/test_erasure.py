@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-import numpy as np
 import psycopg
 import pytest
 
@@ -28,29 +27,13 @@ from datavault_dagster.services.streams import Streams
 from datavault_dagster.services.vault import Vault, VaultRow
 from datavault_dagster.services.vectors import VectorStore
 from simulations import generate_records
+from tests.support import files_holding as _files_holding
 from tests.support import ingest as _ingest
+from tests.support import subject_id as _subject_id
+from tests.support import vectors_by_record as _vectors_by_record
 
 ROOT = Path(__file__).resolve().parents[2]
 DATAVAULT = str(Path(sys.executable).parent / "datavault")
-
-
-def _subject_id(domain: str, record: dict) -> str:
-    return record["patient"]["patient_id"] if domain == "healthcare" else record["customer"]["customer_id"]
-
-
-def _vectors_by_record(store: VectorStore) -> dict[tuple[str, str], list[np.ndarray]]:
-    out: dict[tuple[str, str], list[np.ndarray]] = {}
-    arrow = store.table().to_arrow()
-    for d, rid, vec in zip(arrow.column("domain").to_pylist(), arrow.column("record_id").to_pylist(),
-                           arrow.column("vector").to_pylist(), strict=True):
-        out.setdefault((d, rid), []).append(np.asarray(vec, dtype=np.float32))
-    return out
-
-
-def _files_holding(root: Path, vectors: list[np.ndarray]) -> int:
-    """How many of the vectors' raw float32 bytes occur in any file under the LanceDB folder."""
-    blobs = [p.read_bytes() for p in root.rglob("*") if p.is_file()]
-    return sum(any(v.tobytes() in b for b in blobs) for v in vectors)
 
 
 class RecordingLLM:
