@@ -515,6 +515,9 @@ def _forget_command(settings: Settings, args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
+    except UnicodeDecodeError:
+        print(f"cannot read {args.file}: not UTF-8 text", file=sys.stderr)
+        return 2
     print(json.dumps(result, indent=2))
     return 0
 
