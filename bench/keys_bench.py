@@ -1,6 +1,6 @@
 """Key rotation and right-to-erasure timings over a real vault: prints figures, never asserts.
 
-    python bench/keys_bench.py [--records 10000] [--erasures 10] [--embed]
+    python bench/keys_bench.py [--records 10000] [--erasures 10] [--batch 100] [--embed]
 
 Produces `--records` simulated records (half healthcare, half finance) into real Redis streams, seals them
 with the real pipeline (`seal_partition`: validate, anonymize, subject keys, AES-256-GCM) into a real
@@ -10,8 +10,9 @@ partition. By default the vectors are random unit vectors written directly throu
 are malformed on purpose, so there are dead letters to scan and re-seal. Then it times a master key rotation
 (re-wrap every subject key, move every record's key id, re-seal dead letters and identities), the retirement
 of the old key, and `--erasures` erasures of random subjects (tombstone, Redis scan, dead letters, key
-shredding and identities, k-anonymity restored in the partitions they left, LanceDB rewrite + cleanup of old
-versions, receipt).
+shredding and identities, k-anonymity restored in the partitions they left and the coarsened neighbours
+re-embedded, LanceDB rewrite + cleanup of old versions, receipt). Last, `--batch` N other subjects erased
+one after the other and N more erased as one batch (`forget_subjects`), timed against each other.
 
 Servers: DATAVAULT_REDIS_URL / DATAVAULT_POSTGRES_URL if set (a throw-away database is created on that
 PostgreSQL server and dropped afterwards; the Redis database is used as is, so point it at a spare one),
@@ -55,6 +56,8 @@ def main() -> None:  # noqa: PLR0915
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=10_000, help="records in total (half per domain)")
     parser.add_argument("--erasures", type=int, default=10, help="subjects to erase, one after the other")
+    parser.add_argument("--batch", type=int, default=100,
+                        help="then erase N subjects one by one and N others as one batch (0: skip)")
     parser.add_argument("--embed", action="store_true", help="embed with the real model instead of random vectors")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
@@ -66,9 +69,9 @@ def main() -> None:  # noqa: PLR0915
     from datavault_dagster.domain.anonymize import Anonymizer, Pseudonymizer
     from datavault_dagster.domain.batches import StreamRange
     from datavault_dagster.domain.crypto import Keyring
-    from datavault_dagster.domain.embed import DIMENSIONS, MODEL_NAME, embedding_id
+    from datavault_dagster.domain.embed import DIMENSIONS, MODEL_NAME, Embedder, embedding_id
     from datavault_dagster.domain.records import DOMAINS, stream_fields
-    from datavault_dagster.erasure import forget_subject
+    from datavault_dagster.erasure import forget_subject, forget_subjects
     from datavault_dagster.pipeline import embed_partition, open_record, seal_partition
     from datavault_dagster.rotation import key_usage, retire, rotate_all
     from datavault_dagster.services import embedded
@@ -102,11 +105,8 @@ def main() -> None:  # noqa: PLR0915
     t0 = time.perf_counter()
     sealed = partitions = 0
     seal_s = vec_s = 0.0
-    embedder = None
-    if args.embed:
-        from datavault_dagster.domain.embed import Embedder
-
-        embedder = Embedder()
+    # erasure re-embeds the neighbours it coarsens, so the model is needed (loaded on first use) either way
+    embedder = Embedder()
     per_domain = {DOMAINS[0]: args.records - args.records // 2, DOMAINS[1]: args.records // 2}
     for domain, count in per_domain.items():
         records = generate_records(domain, count, seed=args.seed)
@@ -122,7 +122,7 @@ def main() -> None:  # noqa: PLR0915
             sealed += report.sealed
             partitions += 1
             t = time.perf_counter()
-            if embedder is not None:
+            if args.embed:
                 embed_partition(part.partition_key, vault, keyring, embedder, store)
             else:
                 rows = vault.partition_records(part.partition_key)
@@ -170,8 +170,15 @@ def main() -> None:  # noqa: PLR0915
     with psycopg.connect(pg_url) as conn:
         population = [r[0] for r in conn.execute(
             "SELECT DISTINCT subject_pseudonym FROM datavault.records ORDER BY 1").fetchall()]
-    victims = random.Random(args.seed).sample(population, min(args.erasures, len(population)))
+    chosen = random.Random(args.seed).sample(population, min(args.erasures + 2 * args.batch, len(population)))
+    victims, batch_victims = chosen[:args.erasures], chosen[args.erasures:]
     lance_dir = home / "lancedb"
+    t = time.perf_counter()
+    embedder.embed(["warm up"])  # load the model outside the timings (erasure re-embeds coarsened neighbours)
+    print(f"\nembedding model loaded in {time.perf_counter() - t:.1f} s (not counted below)")
+    services = {"streams": streams, "vault": vault, "vectors": store, "keyring": retired,
+                "pseudonym": anonymizer.pseudonyms.subject, "identities": identities, "min_k": min_k,
+                "embedder": embedder, "anonymizer": anonymizer}
     print(f"\nerasure of {len(victims)} subjects, one after the other ({store.count()} vectors, "
           f"{store.versions()} LanceDB versions before the first)")
     totals: list[float] = []
@@ -185,8 +192,7 @@ def main() -> None:  # noqa: PLR0915
             " OR ".join(f"(domain = '{d}' AND record_id = '{rid}')" for d, rid in mine)).limit(None).to_arrow()
         victim_vectors = [np.asarray(v, dtype=np.float32).tobytes() for v in arrow.column("vector").to_pylist()]
         marks = [("start", time.perf_counter())]
-        receipt = forget_subject(subject, streams=streams, vault=vault, vectors=store, keyring=retired,
-                                 pseudonym=anonymizer.pseudonyms.subject, identities=identities, min_k=min_k,
+        receipt = forget_subject(subject, **services,
                                  on_step=lambda step, counts, marks=marks: marks.append((step, time.perf_counter())))
         totals.append(marks[-1][1] - marks[0][1])
         for (_, a), (step, b) in zip(marks, marks[1:], strict=False):
@@ -197,7 +203,8 @@ def main() -> None:  # noqa: PLR0915
         left_on_disk = sum(any(v in b for b in blobs) for v in victim_vectors)
         print(f"  {subject}: {receipt['removed']['vault_records_deleted']} records, "
               f"{receipt['removed']['identities_deleted']} identities, "
-              f"{receipt['k_anonymity']['records_regeneralized']} neighbours re-generalized, "
+              f"{receipt['k_anonymity']['records_regeneralized']} neighbours re-generalized "
+              f"({receipt['k_anonymity']['records_reembedded']} re-embedded), "
               f"{receipt['removed']['vectors_deleted']} vectors, {receipt['removed']['lancedb_fragments_rewritten']} "
               f"fragment(s) rewritten, {receipt['removed']['lancedb_old_versions_removed']} old versions removed "
               f"-> {totals[-1]:.3f} s; vectors left on disk: {left_on_disk}")
@@ -207,6 +214,55 @@ def main() -> None:  # noqa: PLR0915
         print(f"    {step:<26} mean {statistics.mean(values) * 1000:8.1f} ms  max {max(values) * 1000:8.1f} ms")
     print(f"  after: {store.count()} vectors, {store.versions()} LanceDB version(s), "
           f"{len(vault.erasure_receipts())} receipts stored")
+
+    # --- batch erasure ----------------------------------------------------------------------------------
+    if len(batch_victims) >= 2:
+        singles, batch = batch_victims[: len(batch_victims) // 2], batch_victims[len(batch_victims) // 2 :]
+        n = len(batch)
+        print(f"\nbatch erasure: {len(singles)} subjects one after the other vs {n} others as one batch "
+              f"({vault.counts()} in the vault, {store.count()} vectors)")
+        single_steps: dict[str, float] = {}
+        t = time.perf_counter()
+        single_receipts = []
+        for s in singles:
+            marks = [("start", time.perf_counter())]
+            single_receipts.append(forget_subject(
+                s, **services, on_step=lambda step, counts, marks=marks: marks.append((step, time.perf_counter()))))
+            for (_, a), (step, b) in zip(marks, marks[1:], strict=False):
+                single_steps[step] = single_steps.get(step, 0.0) + b - a
+        single_s = time.perf_counter() - t
+        with psycopg.connect(pg_url) as conn:
+            mine = [tuple(r) for r in conn.execute(
+                "SELECT domain, record_id FROM datavault.records WHERE subject_pseudonym = ANY(%s)", (batch,))]
+        arrow = store.table().search().where(
+            " OR ".join(f"(domain = '{d}' AND record_id = '{rid}')" for d, rid in mine)).limit(None).to_arrow()
+        victim_vectors = [np.asarray(v, dtype=np.float32).tobytes() for v in arrow.column("vector").to_pylist()]
+        marks = [("start", time.perf_counter())]
+        result = forget_subjects(batch, **services,
+                                 on_step=lambda step, counts: marks.append((step, time.perf_counter())))
+        batch_s = marks[-1][1] - marks[0][1]
+        summary = result["summary"]
+        blobs = [p.read_bytes() for p in lance_dir.rglob("*") if p.is_file()]
+        left_on_disk = sum(any(v in b for b in blobs) for v in victim_vectors)
+        records_single = sum(r["removed"]["vault_records_deleted"] for r in single_receipts)
+        print(f"  {len(singles)} single erasures   {single_s:8.3f} s  ({single_s / len(singles) * 1000:7.1f} ms per "
+              f"subject; {records_single} records, "
+              f"{sum(r['k_anonymity']['records_reembedded'] for r in single_receipts)} neighbours re-embedded)")
+        print(f"  one batch of {n}       {batch_s:8.3f} s  ({batch_s / n * 1000:7.1f} ms per subject; "
+              f"{summary['removed']['vault_records_deleted']} records, {summary['removed']['vectors_deleted']} "
+              f"vectors, {summary['k_anonymity']['partitions_checked']} partitions re-checked, "
+              f"{summary['k_anonymity']['records_reembedded']} neighbours re-embedded, "
+              f"{summary['removed']['lancedb_fragments_rewritten']} fragment(s) rewritten once)")
+        print(f"  speed-up {single_s / len(singles) * n / batch_s:.1f}x per subject; {len(result['receipts'])} "
+              f"receipts; subjects with data left {summary['verified']['subjects_with_data_left']}; "
+              f"their vectors left on disk: {left_on_disk}")
+        batch_steps = {step: b - a for (_, a), (step, b) in zip(marks, marks[1:], strict=False)}
+        print(f"    {'step':<26} {len(singles)} singles (sum)   one batch of {n}")
+        for step, seconds in batch_steps.items():
+            print(f"    {step:<26} {single_steps.get(step, 0.0):10.3f} s   {seconds:10.3f} s")
+        rest = single_s - single_steps.get("re-embed", 0.0), batch_s - batch_steps.get("re-embed", 0.0)
+        print(f"  without the re-embedding (model time for the coarsened neighbours, the same work either way): "
+              f"{rest[0]:.3f} s vs {rest[1]:.3f} s ({rest[0] / len(singles) * n / rest[1]:.1f}x per subject)")
 
     identities.close()
     vault.close()

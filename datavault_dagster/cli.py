@@ -200,24 +200,46 @@ def subject_pseudonym(settings: Settings, domain: str, subject_id: str) -> str:
 
 def forget(settings: Settings, subject: str, via_dagster: bool = False, progress: bool = True) -> dict:
     """Erase one subject (by pseudonym) everywhere; returns the erasure receipt."""
+    from .domain.erasure import check_subject_pseudonym
+
+    check_subject_pseudonym(subject)
+    if via_dagster:
+        return _forget_via_dagster(settings, {"subject_pseudonym": subject})
+    return _erase(settings, [subject], progress, f"forget {subject}")["receipts"][0]
+
+
+def forget_batch(settings: Settings, subjects: Sequence[str], via_dagster: bool = False,
+                 progress: bool = True) -> dict:
+    """Erase a batch of subjects (by pseudonym) in one pass; returns `{"summary": ..., "receipts": [...]}`."""
+    from .domain.erasure import check_subject_pseudonyms
+
+    subjects = list(subjects)
+    check_subject_pseudonyms(subjects)  # all or nothing, before anything is touched
+    if via_dagster:
+        return _forget_via_dagster(settings, {"subject_pseudonyms": subjects})
+    return _erase(settings, subjects, progress, f"forget {len(set(subjects))} subjects")
+
+
+def _forget_via_dagster(settings: Settings, config: dict) -> dict:
+    from .orchestrate import run_job
+
+    out = run_job(settings.home, "forget_subject", {"ops": {"forget": {"config": config}}},
+                  launched_by="datavault forget --via-dagster")
+    return {**out["output"], "dagster_run_id": out["run_id"]}
+
+
+def _erase(settings: Settings, subjects: Sequence[str], progress: bool, desc: str) -> dict:
+    """Run `forget_subjects` on the configured services with a tqdm bar over its steps."""
     from tqdm import tqdm
 
     from . import runtime
     from .domain.anonymize import Pseudonymizer
-    from .domain.erasure import check_subject_pseudonym
-    from .erasure import STEPS, forget_subject
+    from .erasure import STEPS, forget_subjects
     from .services.identities import Identities
     from .services.streams import Streams
     from .services.vault import Vault
     from .services.vectors import VectorStore
 
-    check_subject_pseudonym(subject)
-    if via_dagster:
-        from .orchestrate import run_job
-
-        out = run_job(settings.home, "forget_subject", {"ops": {"forget": {"config": {"subject_pseudonym": subject}}}},
-                      launched_by="datavault forget --via-dagster")
-        return {**out["output"], "dagster_run_id": out["run_id"]}
     keyring = runtime.keyring_for(settings)
     streams = Streams(runtime.redis_url(settings))
     vault = Vault(runtime.postgres_url(settings))
@@ -225,19 +247,37 @@ def forget(settings: Settings, subject: str, via_dagster: bool = False, progress
     identities = Identities(vault.url)
     identities.ensure_schema()
     try:
-        with tqdm(total=len(STEPS), unit="step", desc=f"forget {subject}", disable=not progress, leave=False) as bar:
+        with tqdm(total=len(STEPS), unit="step", desc=desc, disable=not progress, leave=False) as bar:
             def step(name: str, counts: dict) -> None:
                 bar.set_postfix_str(name)
                 bar.update(1)
-                log.info("forget %s: %s %s", subject, name, counts)
+                log.info("%s: %s %s", desc, name, counts)
 
-            return forget_subject(subject, streams=streams, vault=vault, vectors=VectorStore(settings.lancedb_uri),
-                                  keyring=keyring, pseudonym=Pseudonymizer(keyring.pseudonym_key).subject,
-                                  on_step=step, identities=identities, min_k=settings.min_k)
+            return forget_subjects(subjects, streams=streams, vault=vault, vectors=VectorStore(settings.lancedb_uri),
+                                   keyring=keyring, pseudonym=Pseudonymizer(keyring.pseudonym_key).subject,
+                                   embedder=runtime.embedder(), on_step=step, identities=identities,
+                                   min_k=settings.min_k, anonymizer=runtime.anonymizer_for(keyring))
     finally:
         identities.close()
         vault.close()
         streams.close()
+
+
+def read_subjects(source: str, stdin=sys.stdin) -> list[tuple[str, str]]:  # noqa: ANN001
+    """(position, value) of the subject pseudonyms in a file (`-`: stdin), one per line; `#` starts a comment
+    and blank lines are skipped. The position ("FILE line N") names a bad line without echoing it."""
+    name = "stdin" if source == "-" else source
+    if source == "-":
+        lines = stdin.read().splitlines()
+    else:
+        with open(source, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    out = []
+    for n, line in enumerate(lines, start=1):
+        value = line.split("#", 1)[0].strip()
+        if value:
+            out.append((f"{name} line {n}", value))
+    return out
 
 
 # --- keys ----------------------------------------------------------------------------------------
@@ -468,18 +508,38 @@ def demo(settings: Settings, count: int, seed: int, questions: Sequence[str], ou
 # --- entry point ---------------------------------------------------------------------------------
 
 def _forget_command(settings: Settings, args: argparse.Namespace) -> int:
+    from .domain.erasure import check_subject_pseudonyms
     from .domain.errors import InvalidSubject
 
-    if bool(args.subject) == bool(args.subject_id) or (args.subject_id and not args.domain):
-        print("give either a subject pseudonym S-… or --domain D --subject-id ID", file=sys.stderr)
+    by_id = bool(args.subject_id)
+    if (by_id and (args.subjects or args.file or not args.domain)) or (not by_id and not args.subjects
+                                                                         and not args.file):
+        print("give subject pseudonyms S-… (or --file FILE), or --domain D --subject-id ID", file=sys.stderr)
         return 2
-    subject = args.subject or subject_pseudonym(settings, args.domain, args.subject_id)
     try:
-        receipt = forget(settings, subject, via_dagster=args.via_dagster)
+        if by_id or (len(args.subjects) == 1 and not args.file):  # one subject: its receipt, as always
+            subject = args.subjects[0] if args.subjects else subject_pseudonym(settings, args.domain, args.subject_id)
+            print(json.dumps(forget(settings, subject, via_dagster=args.via_dagster), indent=2))
+            return 0
+        given = [(f"argument {n}", s) for n, s in enumerate(args.subjects, start=1)]
+        if args.file:
+            given += read_subjects(args.file)
+        if not given:
+            print(f"no subject pseudonyms in {'stdin' if args.file == '-' else args.file}", file=sys.stderr)
+            return 2
+        check_subject_pseudonyms([v for _, v in given], where=lambda i: given[i - 1][0])
+        result = forget_batch(settings, [v for _, v in given], via_dagster=args.via_dagster)
     except InvalidSubject as exc:
-        print(str(exc), file=sys.stderr)
+        print(f"refused, nothing erased: {exc}" if len(args.subjects) != 1 or args.file else str(exc),
+              file=sys.stderr)
         return 2
-    print(json.dumps(receipt, indent=2))
+    except OSError as exc:
+        print(f"cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError:
+        print(f"cannot read {args.file}: not UTF-8 text", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2))
     return 0
 
 
@@ -517,14 +577,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("status", help="counts, lag and dead letters")
 
-    f = sub.add_parser("forget", help="right to erasure: shred one subject's key and remove every trace; print "
-                                      "the receipt (JSON)")
-    f.add_argument("subject", nargs="?", help="the subject pseudonym S-xxxxxxxxxx (as stored in the vault)")
+    f = sub.add_parser("forget", help="right to erasure: shred subjects' keys and remove every trace; print the "
+                                      "receipt (JSON), or for a batch the summary and one receipt per subject")
+    f.add_argument("subjects", nargs="*", metavar="SUBJECT",
+                   help="subject pseudonyms S-xxxxxxxxxx (as stored in the vault); several are erased as one batch")
+    f.add_argument("--file", help="also erase the pseudonyms in FILE, one per line ('#' comments and blank lines "
+                                  "ignored; '-' reads stdin), as one batch; a bad line refuses the whole batch")
     f.add_argument("--domain", choices=["healthcare", "finance"], help="with --subject-id")
     f.add_argument("--subject-id", help="the producer's subject id (patient_id / customer_id); pseudonymized "
                                         "locally, never logged or sent to Dagster")
     f.add_argument("--via-dagster", action="store_true",
-                   help="run the forget_subject job on the Dagster instance (its config holds the pseudonym only)")
+                   help="run the forget_subject job on the Dagster instance (its config holds pseudonyms only)")
 
     k = sub.add_parser("keys", help="master keys: list, rotate, retire")
     ksub = k.add_subparsers(dest="keys_command", required=True)

@@ -171,21 +171,36 @@ def embed_partition(
     vectors: VectorStore,
     raw_identifiers: Sequence[str] = (),
 ) -> EmbedReport:
-    """Open a partition's records, embed their text chunks and merge them into LanceDB.
-
-    Fail-closed leak guard: a text that still matches a PII pattern or any raw identifier of the partition's
-    input is held back (its record id and the kinds are reported, never the value).
-    """
+    """Open a partition's records, embed their text chunks and merge them into LanceDB."""
     started = time.perf_counter()
     report = EmbedReport(partition_key=partition_key)
+    rows = embed_records(vault.partition_records(partition_key), keyring, embedder, report, raw_identifiers)
+    vectors.upsert(rows)
+    vectors.delete_stale(partition_key, [r.id for r in rows])
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def embed_records(
+    rows: Sequence[VaultRow],
+    keyring: Keyring,
+    embedder: Embedder,
+    report: EmbedReport,
+    raw_identifiers: Sequence[str] = (),
+) -> list[VectorRow]:
+    """Open vault records and embed their text chunks; the vector rows to write (the caller writes them).
+
+    Fail-closed leak guard: a text that still matches a PII pattern or any raw identifier of the input is held
+    back (its record id and the kinds are reported, never the value); so is a record that does not open.
+    """
     known = known_values_matcher(raw_identifiers)
     texts: list[str] = []
-    meta: list[tuple[str, str, int]] = []
-    for row in vault.partition_records(partition_key):
+    meta: list[tuple[str, str, str, int]] = []
+    for row in rows:
         try:
             doc = open_record(row, keyring)
         except InvalidToken:
-            log.error("record %r of partition %s does not decrypt; not embedded", row.record_id, partition_key)
+            log.error("record %r of partition %s does not decrypt; not embedded", row.record_id, row.partition_key)
             report.unreadable.append(row.record_id)
             continue
         text = record_text(doc)
@@ -199,17 +214,14 @@ def embed_partition(
         report.records += 1
         for n, chunk in enumerate(chunk_text(text)):
             texts.append(chunk)
-            meta.append((row.domain, row.record_id, n))
+            meta.append((row.domain, row.record_id, row.partition_key, n))
     vecs = embedder.embed(texts)
-    rows = [
-        VectorRow(embedding_id(d, rid, n, embedder.name), rid, d, partition_key, n, vecs[i], embedder.name)
-        for i, (d, rid, n) in enumerate(meta)
+    out = [
+        VectorRow(embedding_id(d, rid, n, embedder.name), rid, d, pk, n, vecs[i], embedder.name)
+        for i, (d, rid, pk, n) in enumerate(meta)
     ]
-    vectors.upsert(rows)
-    vectors.delete_stale(partition_key, [r.id for r in rows])
-    report.chunks = len(rows)
-    report.seconds = time.perf_counter() - started
-    return report
+    report.chunks += len(out)
+    return out
 
 
 def known_pii_of_range(rng: StreamRange, streams: Streams, keyring: Keyring, anonymizer: Anonymizer) -> list[str]:

@@ -3,8 +3,8 @@
 import dagster as dg
 
 from ..domain.anonymize import Pseudonymizer
-from ..domain.erasure import check_subject_pseudonym
-from ..erasure import forget_subject as erase_subject
+from ..domain.erasure import check_subject_pseudonyms
+from ..erasure import forget_subjects as erase_subjects
 from ..pipeline import answer_question
 from ..rotation import RewrapReport, rotate_all
 from ..services.settings import Settings
@@ -114,14 +114,17 @@ def rotate_keys() -> None:
 
 
 class ForgetConfig(dg.Config):
-    """The subject to erase, by pseudonym only: `datavault forget --domain D --subject-id ID` derives it locally,
-    so a real name or producer id never reaches run config."""
+    """The subjects to erase, by pseudonym only: `subject_pseudonym` (one) or `subject_pseudonyms` (a batch, one
+    pass). `datavault forget --domain D --subject-id ID` derives the pseudonym locally, so a real name or
+    producer id never reaches run config."""
 
-    subject_pseudonym: str
+    subject_pseudonym: str | None = None
+    subject_pseudonyms: list[str] | None = None
 
 
-@dg.op(description="Right to erasure: shred the subject key, delete its records, vectors (down to the files), "
-                   "raw stream entries and dead letters; store and return the erasure receipt.")
+@dg.op(description="Right to erasure: shred the subjects' keys, delete their records, vectors (down to the files), "
+                   "raw stream entries and dead letters, restore k-anonymity and re-embed the coarsened neighbours; "
+                   "store one receipt per subject and return it (a batch: the summary and the receipts).")
 def forget(
     context: dg.OpExecutionContext,
     config: ForgetConfig,
@@ -129,26 +132,48 @@ def forget(
     vault: VaultResource,
     redis: RedisResource,
     lancedb: LanceDBResource,
+    embedder: EmbedderResource,
 ) -> dg.Output[dict]:
-    """Erase one subject everywhere and return its receipt."""
-    subject = check_subject_pseudonym(config.subject_pseudonym)
+    """Erase one subject (or a batch) everywhere and return its receipt (or the batch's summary and receipts)."""
+    if (config.subject_pseudonym is None) == (config.subject_pseudonyms is None):
+        raise dg.Failure("give either subject_pseudonym (one 'S-…') or subject_pseudonyms (a list), not both")
+    subjects = check_subject_pseudonyms([config.subject_pseudonym] if config.subject_pseudonym is not None
+                                        else config.subject_pseudonyms or [])
+    if not subjects:
+        raise dg.Failure("subject_pseudonyms is empty")
     keyring = keys.keyring()
-    receipt = erase_subject(
-        subject, streams=redis.streams(), vault=vault.vault(), vectors=lancedb.store(), keyring=keyring,
-        pseudonym=Pseudonymizer(keyring.pseudonym_key).subject,
-        on_step=lambda step, counts: context.log.info(f"erasure of {subject}: {step} {counts}"),
-        identities=vault.identities(), min_k=Settings.from_env().min_k,
+    what = subjects[0] if config.subject_pseudonym is not None else f"{len(subjects)} subjects"
+    result = erase_subjects(
+        subjects, streams=redis.streams(), vault=vault.vault(), vectors=lancedb.store(), keyring=keyring,
+        pseudonym=Pseudonymizer(keyring.pseudonym_key).subject, embedder=embedder.embedder(),
+        on_step=lambda step, counts: context.log.info(f"erasure of {what}: {step} {counts}"),
+        identities=vault.identities(), min_k=Settings.from_env().min_k, anonymizer=keys.anonymizer(),
     )
-    return dg.Output(receipt, metadata={
-        "receipt_id": receipt["receipt_id"],
-        "subject_pseudonym": subject,
-        **{k: v for k, v in receipt["removed"].items() if isinstance(v, int)},
-        "verified": receipt["verified"],
-        "receipt": dg.MetadataValue.json(receipt),
+    if config.subject_pseudonym is not None:
+        receipt = result["receipts"][0]
+        return dg.Output(receipt, metadata={
+            "receipt_id": receipt["receipt_id"],
+            "subject_pseudonym": receipt["subject_pseudonym"],
+            **{k: v for k, v in receipt["removed"].items() if isinstance(v, int)},
+            "verified": receipt["verified"],
+            "receipt": dg.MetadataValue.json(receipt),
+        })
+    summary = result["summary"]
+    for receipt in result["receipts"]:
+        context.log.info(f"erasure of {receipt['subject_pseudonym']}: receipt {receipt['receipt_id']}, "
+                         f"removed {receipt['removed']}")
+    return dg.Output(result, metadata={
+        "batch_id": summary["batch_id"],
+        "subjects": summary["subjects"],
+        "subject_pseudonyms": ", ".join(summary["receipt_ids"]),
+        **{k: v for k, v in summary["removed"].items() if isinstance(v, int)},
+        "verified": summary["verified"],
+        "summary": dg.MetadataValue.json(summary),
     })
 
 
-@dg.job(description="Right to erasure for one subject pseudonym (config: subject_pseudonym 'S-…' only).")
+@dg.job(description="Right to erasure by subject pseudonym (config: subject_pseudonym 'S-…', or "
+                    "subject_pseudonyms ['S-…', …] for a batch erased in one pass).")
 def forget_subject() -> None:
-    """Erase one subject."""
+    """Erase one subject, or a batch of them."""
     forget()

@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from .crypto import Keyring
 from .errors import InvalidSubject, InvalidToken
@@ -23,6 +23,18 @@ def check_subject_pseudonym(value: str) -> str:
     if not isinstance(value, str) or not SUBJECT_PSEUDONYM.fullmatch(value):
         raise InvalidSubject
     return value
+
+
+def check_subject_pseudonyms(values: Iterable[str], where: Callable[[int], str] | None = None) -> list[str]:
+    """The distinct subject pseudonyms of a batch, in their first order; `InvalidSubject` naming the first bad
+    item by its position (`where(i)`, default "item i of n", 1-based) if any is not one: all or nothing."""
+    values = list(values)
+    for i, value in enumerate(values, start=1):
+        try:
+            check_subject_pseudonym(value)
+        except InvalidSubject:
+            raise InvalidSubject(where(i) if where else f"item {i} of {len(values)}") from None
+    return list(dict.fromkeys(values))
 
 
 def subject_id_in(domain: str, payload: str | bytes) -> str | None:

@@ -43,8 +43,10 @@ class LeakDetected(DataVaultError):
 class InvalidSubject(DataVaultError):
     """A value given as a subject pseudonym is not one; never echoes the value (it may be a real name)."""
 
-    def __init__(self) -> None:
-        super().__init__("not a subject pseudonym: expected 'S-' and 10 characters a-z/2-7 (see `datavault forget -h`)")
+    def __init__(self, where: str = "") -> None:
+        self.where = where  # e.g. "item 3 of 10" or "subjects.txt line 4": a position, never the value
+        message = "not a subject pseudonym: expected 'S-' and 10 characters a-z/2-7 (see `datavault forget -h`)"
+        super().__init__(f"{where}: {message}" if where else message)
 
 
 class KeyInUse(DataVaultError):

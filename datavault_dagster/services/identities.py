@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -167,12 +168,22 @@ class Identities:
 
     def count_subject(self, subject_pseudonym: str) -> int:
         """Identities bound to one subject."""
-        cur = self.conn.execute("SELECT count(*) FROM datavault.identities WHERE subject_pseudonym = %s",
-                                (subject_pseudonym,))
-        return int(cur.fetchone()[0])  # type: ignore[index]
+        return self.count_subjects([subject_pseudonym])[subject_pseudonym]
+
+    def count_subjects(self, subject_pseudonyms: Sequence[str]) -> dict[str, int]:
+        """Identities bound to each of the given subjects."""
+        found = dict(self.conn.execute(
+            """SELECT subject_pseudonym, count(*) FROM datavault.identities WHERE subject_pseudonym = ANY(%s)
+               GROUP BY 1""", (list(subject_pseudonyms),)).fetchall())
+        return {s: int(found.get(s, 0)) for s in subject_pseudonyms}
 
     def forget_subject(self, subject_pseudonym: str) -> int:
         """Delete the identities of one subject (right to erasure); returns rows removed."""
-        cur = self.conn.execute("DELETE FROM datavault.identities WHERE subject_pseudonym = %s",
-                                (subject_pseudonym,))
-        return cur.rowcount
+        return self.forget_subjects([subject_pseudonym])[subject_pseudonym]
+
+    def forget_subjects(self, subject_pseudonyms: Sequence[str]) -> dict[str, int]:
+        """Delete the identities of several subjects in one statement; returns rows removed per subject."""
+        cur = self.conn.execute("DELETE FROM datavault.identities WHERE subject_pseudonym = ANY(%s) "
+                                "RETURNING subject_pseudonym", (list(subject_pseudonyms),))
+        removed = Counter(row[0] for row in cur.fetchall())
+        return {s: removed.get(s, 0) for s in subject_pseudonyms}

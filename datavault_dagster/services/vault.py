@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
@@ -59,8 +59,11 @@ CREATE TABLE IF NOT EXISTS datavault.erasure_receipts (
     completed_at       timestamptz,
     stream_cutoff_ms   bigint      NOT NULL,
     receipt            jsonb       NOT NULL DEFAULT '{}'::jsonb,
-    pending_record_ids jsonb       NOT NULL DEFAULT '[]'::jsonb
+    pending_record_ids jsonb       NOT NULL DEFAULT '[]'::jsonb,
+    pending_reembed    jsonb       NOT NULL DEFAULT '[]'::jsonb
 );
+-- added with batch erasure: neighbours re-generalized (re-sealed) whose vectors are not yet re-embedded
+ALTER TABLE datavault.erasure_receipts ADD COLUMN IF NOT EXISTS pending_reembed jsonb NOT NULL DEFAULT '[]'::jsonb;
 CREATE INDEX IF NOT EXISTS erasure_receipts_subject_idx ON datavault.erasure_receipts (subject_pseudonym);
 """
 
@@ -154,6 +157,8 @@ class ErasureStart:
     pending_record_keys: list[tuple[str, str]]
     pending_partitions: list[str]
     resumed: bool
+    # (domain, record_id, partition_key) of neighbours re-sealed coarser by an interrupted run, not yet re-embedded
+    pending_reembed: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 class Vault:
@@ -339,16 +344,40 @@ class Vault:
 
     def replace_envelopes(self, rows: Sequence[tuple[VaultRow, str, bytes]]) -> int:
         """Swap (row, new key id, new envelope) where the row still holds the envelope it was read with."""
-        done = 0
         with self.conn.transaction(), self.conn.cursor() as cur:
-            for row, key_id, envelope in rows:
+            return len(self._swap_envelopes(cur, rows))
+
+    def reseal_for_erasure(self, rows: Sequence[tuple[VaultRow, str, bytes]],
+                           receipt_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """`replace_envelopes` for records an erasure re-generalized, noting them (in the same transaction) on
+        the erasures' receipts as still to be re-embedded; returns the (domain, record_id) swapped."""
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            swapped = self._swap_envelopes(cur, rows)
+            if swapped and receipt_ids:
+                done = set(swapped)
+                noted = Jsonb([[r.domain, r.record_id, r.partition_key] for r, _, _ in rows
+                               if (r.domain, r.record_id) in done])
                 cur.execute(
-                    """UPDATE datavault.records SET key_id = %s, envelope = %s
-                       WHERE domain = %s AND record_id = %s AND envelope = %s""",
-                    (key_id, envelope, row.domain, row.record_id, row.envelope),
+                    """UPDATE datavault.erasure_receipts
+                       SET pending_reembed = (SELECT coalesce(jsonb_agg(DISTINCT x), '[]'::jsonb)
+                                              FROM jsonb_array_elements(pending_reembed || %s) AS x)
+                       WHERE receipt_id = ANY(%s)""",
+                    (noted, list(receipt_ids)),
                 )
-                done += cur.rowcount
-        return done
+        return swapped
+
+    @staticmethod
+    def _swap_envelopes(cur: psycopg.Cursor, rows: Sequence[tuple[VaultRow, str, bytes]]) -> list[tuple[str, str]]:
+        swapped = []
+        for row, key_id, envelope in rows:
+            cur.execute(
+                """UPDATE datavault.records SET key_id = %s, envelope = %s
+                   WHERE domain = %s AND record_id = %s AND envelope = %s""",
+                (key_id, envelope, row.domain, row.record_id, row.envelope),
+            )
+            if cur.rowcount:
+                swapped.append((row.domain, row.record_id))
+        return swapped
 
     def dead_letters_not_under(self, key_id: str, partition_key: str | None = None,
                                limit: int | None = 1000) -> list[DeadLetter]:
@@ -405,54 +434,86 @@ class Vault:
     ) -> ErasureStart:
         """Write the erasure's tombstone (from now on no entry of the subject up to the cutoff lands in the
         vault), or resume an erasure of the same subject that did not complete."""
+        return self.start_erasures([(receipt_id, subject)], requested_at, stream_cutoff_ms)[0]
+
+    def start_erasures(
+        self, requests: Sequence[tuple[str, str]], requested_at: datetime, stream_cutoff_ms: int
+    ) -> list[ErasureStart]:
+        """`start_erasure` for (receipt id, subject) pairs of distinct subjects, in one transaction; returns
+        their starts in the order given."""
+        starts: dict[str, ErasureStart] = {}
         with self.conn.transaction():
-            self.conn.execute("SELECT pg_advisory_xact_lock(hashtext('datavault.erasure|' || %s))", (subject,))
-            row = self.conn.execute(
-                """SELECT receipt_id, requested_at, stream_cutoff_ms, pending_record_ids FROM datavault.erasure_receipts
-                   WHERE subject_pseudonym = %s AND status = 'in_progress' ORDER BY requested_at LIMIT 1""",
-                (subject,),
-            ).fetchone()
-            if row is not None:
-                self.conn.execute(
-                    "UPDATE datavault.erasure_receipts SET stream_cutoff_ms = greatest(stream_cutoff_ms, %s) "
-                    "WHERE receipt_id = %s", (stream_cutoff_ms, row[0]),
+            for _, subject in sorted(requests, key=lambda r: r[1]):  # one lock order: no deadlock with others
+                self.conn.execute("SELECT pg_advisory_xact_lock(hashtext('datavault.erasure|' || %s))", (subject,))
+            subjects = [s for _, s in requests]
+            rows = self.conn.execute(
+                """SELECT DISTINCT ON (subject_pseudonym) subject_pseudonym, receipt_id, requested_at,
+                          stream_cutoff_ms, pending_record_ids, pending_reembed
+                   FROM datavault.erasure_receipts WHERE subject_pseudonym = ANY(%s) AND status = 'in_progress'
+                   ORDER BY subject_pseudonym, requested_at""",
+                (subjects,),
+            ).fetchall()
+            for subject, receipt_id, requested, cutoff, pending, reembed in rows:
+                starts[subject] = ErasureStart(
+                    receipt_id, requested, max(cutoff, stream_cutoff_ms), sorted({(k[0], k[1]) for k in pending}),
+                    sorted({k[2] for k in pending}), resumed=True,
+                    pending_reembed=sorted({(k[0], k[1], k[2]) for k in reembed}),
                 )
-                pending = row[3]
-                return ErasureStart(row[0], row[1], max(row[2], stream_cutoff_ms),
-                                    sorted({(k[0], k[1]) for k in pending}), sorted({k[2] for k in pending}),
-                                    resumed=True)
-            self.conn.execute(
-                """INSERT INTO datavault.erasure_receipts (receipt_id, subject_pseudonym, status, requested_at,
-                   stream_cutoff_ms) VALUES (%s, %s, 'in_progress', %s, %s)""",
-                (receipt_id, subject, requested_at, stream_cutoff_ms),
-            )
-        return ErasureStart(receipt_id, requested_at, stream_cutoff_ms, [], [], resumed=False)
+            with self.conn.cursor() as cur:
+                if starts:
+                    cur.execute(
+                        "UPDATE datavault.erasure_receipts SET stream_cutoff_ms = greatest(stream_cutoff_ms, %s) "
+                        "WHERE receipt_id = ANY(%s)", (stream_cutoff_ms, [s.receipt_id for s in starts.values()]),
+                    )
+                new = [(rid, s) for rid, s in requests if s not in starts]
+                cur.executemany(
+                    """INSERT INTO datavault.erasure_receipts (receipt_id, subject_pseudonym, status, requested_at,
+                       stream_cutoff_ms) VALUES (%s, %s, 'in_progress', %s, %s)""",
+                    [(rid, s, requested_at, stream_cutoff_ms) for rid, s in new],
+                )
+            for rid, s in new:
+                starts[s] = ErasureStart(rid, requested_at, stream_cutoff_ms, [], [], resumed=False)
+        return [starts[s] for _, s in requests]
 
     def shred_subject(self, subject: str, receipt_id: str) -> ShredResult:
         """Destroy a subject's keys and delete its records, in one transaction that also notes (in the
         receipt, until the erasure completes) which records and partitions those were."""
+        return self.shred_subjects([(subject, receipt_id)])[subject]
+
+    def shred_subjects(self, requests: Sequence[tuple[str, str]]) -> dict[str, ShredResult]:
+        """`shred_subject` for (subject, receipt id) pairs of distinct subjects, all in one transaction."""
+        subjects = [s for s, _ in requests]
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(
-                "DELETE FROM datavault.subject_keys WHERE subject_pseudonym = %s RETURNING subject_key_id", (subject,)
+                """DELETE FROM datavault.subject_keys WHERE subject_pseudonym = ANY(%s)
+                   RETURNING subject_pseudonym, subject_key_id""", (subjects,),
             )
-            skids = sorted(r[0] for r in cur.fetchall())
+            skids: dict[str, list[str]] = {}
+            for subject, skid in cur.fetchall():
+                skids.setdefault(subject, []).append(skid)
             cur.execute(
-                "DELETE FROM datavault.records WHERE subject_pseudonym = %s RETURNING domain, record_id, partition_key",
-                (subject,),
+                """DELETE FROM datavault.records WHERE subject_pseudonym = ANY(%s)
+                   RETURNING subject_pseudonym, domain, record_id, partition_key""", (subjects,),
             )
-            deleted = sorted(cur.fetchall())
-            keys = [(r[0], r[1]) for r in deleted]
-            cur.execute(
+            deleted: dict[str, list[tuple[str, str, str]]] = {}
+            for subject, *row in cur.fetchall():
+                deleted.setdefault(subject, []).append(tuple(row))
+            cur.executemany(
                 """UPDATE datavault.erasure_receipts
                    SET pending_record_ids = (SELECT coalesce(jsonb_agg(DISTINCT x), '[]'::jsonb)
                                              FROM jsonb_array_elements(pending_record_ids || %s) AS x)
                    WHERE receipt_id = %s""",
-                (Jsonb([list(k) for k in deleted]), receipt_id),
+                [(Jsonb([list(k) for k in sorted(deleted[s])]), rid) for s, rid in requests if deleted.get(s)],
             )
-        per_domain: dict[str, int] = {}
-        for domain, _ in keys:
-            per_domain[domain] = per_domain.get(domain, 0) + 1
-        return ShredResult(skids, per_domain, keys, sorted({r[2] for r in deleted}))
+        out = {}
+        for subject in subjects:
+            rows = sorted(deleted.get(subject, []))
+            per_domain: dict[str, int] = {}
+            for domain, _, _ in rows:
+                per_domain[domain] = per_domain.get(domain, 0) + 1
+            out[subject] = ShredResult(sorted(skids.get(subject, [])), per_domain, [(r[0], r[1]) for r in rows],
+                                       sorted({r[2] for r in rows}))
+        return out
 
     def delete_dead_letters(self, keys: Sequence[tuple[str, str]]) -> int:
         """Delete dead letters by (domain, stream_id)."""
@@ -467,11 +528,16 @@ class Vault:
 
     def complete_erasure(self, receipt_id: str, completed_at: datetime, receipt: dict) -> None:
         """Store the final receipt and forget which records were involved (counts stay, ids go)."""
-        self.conn.execute(
-            """UPDATE datavault.erasure_receipts SET status = 'complete', completed_at = %s, receipt = %s,
-               pending_record_ids = '[]'::jsonb WHERE receipt_id = %s""",
-            (completed_at, Jsonb(receipt), receipt_id),
-        )
+        self.complete_erasures([(receipt_id, completed_at, receipt)])
+
+    def complete_erasures(self, receipts: Sequence[tuple[str, datetime, dict]]) -> None:
+        """`complete_erasure` for several (receipt id, completed at, receipt), in one transaction."""
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.executemany(
+                """UPDATE datavault.erasure_receipts SET status = 'complete', completed_at = %s, receipt = %s,
+                   pending_record_ids = '[]'::jsonb, pending_reembed = '[]'::jsonb WHERE receipt_id = %s""",
+                [(completed_at, Jsonb(receipt), receipt_id) for receipt_id, completed_at, receipt in receipts],
+            )
 
     def erasure_receipts(self, subject: str | None = None) -> list[dict]:
         """Stored receipts (newest last), all or of one subject pseudonym."""
@@ -490,6 +556,16 @@ class Vault:
     def subject_key_count(self, subject: str) -> int:
         """Keys of a subject pseudonym still in the vault."""
         return self._count("SELECT count(*) FROM datavault.subject_keys WHERE subject_pseudonym = %s", subject)
+
+    def subjects_left(self, subjects: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """(subject keys, records) still in the vault for each of the given subject pseudonyms."""
+        keys = dict(self.conn.execute(
+            """SELECT subject_pseudonym, count(*) FROM datavault.subject_keys WHERE subject_pseudonym = ANY(%s)
+               GROUP BY 1""", (list(subjects),)).fetchall())
+        records = dict(self.conn.execute(
+            """SELECT subject_pseudonym, count(*) FROM datavault.records WHERE subject_pseudonym = ANY(%s)
+               GROUP BY 1""", (list(subjects),)).fetchall())
+        return {s: (int(keys.get(s, 0)), int(records.get(s, 0))) for s in subjects}
 
     def add_dead_letters(self, letters: Iterable[DeadLetter]) -> list[DeadLetter]:
         """Store dead letters; returns those that were new (a replayed partition adds none)."""

@@ -43,7 +43,7 @@ def test_definitions_hold_the_assets_checks_sensors_and_jobs(dv_env):
     assert defs.resolve_job_def("rotate_keys").partitions_def is None
     forget = defs.resolve_job_def("forget_subject")
     assert set(forget.run_config_schema.config_type.fields["ops"].config_type.fields["forget"].config_type
-               .fields["config"].config_type.fields) == {"subject_pseudonym"}  # the pseudonym, nothing else
+               .fields["config"].config_type.fields) == {"subject_pseudonym", "subject_pseudonyms"}  # pseudonyms only
     assert set(defs.resources) == {"redis", "vault", "keys", "lancedb", "embedder", "llm"}
 
 

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-import numpy as np
 import psycopg
 import pytest
 
@@ -28,29 +27,13 @@ from datavault_dagster.services.streams import Streams
 from datavault_dagster.services.vault import Vault, VaultRow
 from datavault_dagster.services.vectors import VectorStore
 from simulations import generate_records
+from tests.support import files_holding as _files_holding
 from tests.support import ingest as _ingest
+from tests.support import subject_id as _subject_id
+from tests.support import vectors_by_record as _vectors_by_record
 
 ROOT = Path(__file__).resolve().parents[2]
 DATAVAULT = str(Path(sys.executable).parent / "datavault")
-
-
-def _subject_id(domain: str, record: dict) -> str:
-    return record["patient"]["patient_id"] if domain == "healthcare" else record["customer"]["customer_id"]
-
-
-def _vectors_by_record(store: VectorStore) -> dict[tuple[str, str], list[np.ndarray]]:
-    out: dict[tuple[str, str], list[np.ndarray]] = {}
-    arrow = store.table().to_arrow()
-    for d, rid, vec in zip(arrow.column("domain").to_pylist(), arrow.column("record_id").to_pylist(),
-                           arrow.column("vector").to_pylist(), strict=True):
-        out.setdefault((d, rid), []).append(np.asarray(vec, dtype=np.float32))
-    return out
-
-
-def _files_holding(root: Path, vectors: list[np.ndarray]) -> int:
-    """How many of the vectors' raw float32 bytes occur in any file under the LanceDB folder."""
-    blobs = [p.read_bytes() for p in root.rglob("*") if p.is_file()]
-    return sum(any(v.tobytes() in b for b in blobs) for v in vectors)
 
 
 class RecordingLLM:
@@ -142,25 +125,29 @@ def test_forget_shreds_one_subject_everywhere_and_leaves_everyone_else(monkeypat
     # when the subject left were coarsened again (and nothing else about them changed); the rest are untouched
     after = {(r.domain, r.record_id): r for key in vault.partition_keys() for r in vault.partition_records(key)}
     assert set(after) == {(r.domain, r.record_id) for r in others}
-    regeneralized = 0
+    regeneralized: set[tuple[str, str]] = set()
     for r in others:
         old, new = open_record(r, keyring), open_record(after[(r.domain, r.record_id)], keyring)
         if after[(r.domain, r.record_id)].envelope == r.envelope:
             continue
-        regeneralized += 1
+        regeneralized.add((r.domain, r.record_id))
         block = "patient" if r.domain == "healthcare" else "customer"
         changed = {f for f in old[block] if old[block][f] != new[block][f]}
         assert changed and changed <= {"age_band", "sex", "state", "zip3"}
         assert {k: v for k, v in old.items() if k != block} == {k: v for k, v in new.items() if k != block}
         assert all(new[block][f] == "*" or "-" in new[block][f] for f in changed)
-    assert regeneralized == receipt["k_anonymity"]["records_regeneralized"] >= 1  # seed 5: a class shrank
+    assert len(regeneralized) == receipt["k_anonymity"]["records_regeneralized"] >= 1  # seed 5: a class shrank
+    assert receipt["k_anonymity"]["records_reembedded"] == len(regeneralized)
     assert receipt["k_anonymity"]["target_k"] == 3 and receipt["k_anonymity"]["partitions_checked"] >= 1
 
     # vectors: gone from the table, from every version, and from every file on disk
     assert store.count_records(sorted(mine)) == 0 and store.versions() == 1
     assert store.count() == len(other_vectors)
     assert _files_holding(lance_dir, victim_vectors) == 0
-    assert _files_holding(lance_dir, other_vectors[:20]) == 20
+    # the coarsened neighbours were re-embedded: their finer old vectors are gone too, everyone else's stay
+    kept = [v for k, vs in vectors.items() if k not in mine and k not in regeneralized for v in vs]
+    assert _files_holding(lance_dir, [v for k in regeneralized for v in vectors[k]]) == 0
+    assert _files_holding(lance_dir, kept[:20]) == 20
     # raw and dead-letter entries: only the subject's are gone
     left = [e.fields for e in streams.scan("healthcare")]
     assert left == [stream_fields("healthcare", other_record)]

@@ -7,10 +7,12 @@ import json
 
 import pytest
 
+from datavault_dagster.cli import read_subjects
 from datavault_dagster.domain.anonymize import Pseudonymizer
 from datavault_dagster.domain.crypto import Keyring
 from datavault_dagster.domain.erasure import (
     check_subject_pseudonym,
+    check_subject_pseudonyms,
     subject_id_in,
     subject_of_dead_letter,
     subject_of_entry,
@@ -35,6 +37,39 @@ def test_anything_else_is_refused_without_echoing_it(value) -> None:
         check_subject_pseudonym(value)
     if value:
         assert value.strip() not in str(info.value)
+
+
+def test_a_batch_is_checked_whole_and_deduplicated_in_order() -> None:
+    assert check_subject_pseudonyms(["S-bbbbbbbbbb", "S-aaaaaaaaaa", "S-bbbbbbbbbb"]) == ["S-bbbbbbbbbb",
+                                                                                       "S-aaaaaaaaaa"]
+    assert check_subject_pseudonyms(iter([])) == []
+
+
+@pytest.mark.parametrize(("batch", "where"), [
+    (["S-aaaaaaaaaa", "Jane Doe", "S-bbbbbbbbbb"], "item 2 of 3"),
+    (["jane.doe@example.com"], "item 1 of 1"),
+    (["S-aaaaaaaaaa", "S-bbbbbbbbbb", "S-abcdefgh18"], "item 3 of 3"),
+])
+def test_a_bad_item_refuses_the_batch_by_position_without_echoing_it(batch: list[str], where: str) -> None:
+    with pytest.raises(InvalidSubject) as info:
+        check_subject_pseudonyms(batch)
+    assert str(info.value).startswith(where + ": not a subject pseudonym")
+    assert not [v for v in batch if not v.startswith("S-a") and v in str(info.value)]
+    with pytest.raises(InvalidSubject, match="^queue.txt line 7: "):
+        check_subject_pseudonyms(batch, where=lambda i: "queue.txt line 7")
+
+
+def test_subject_files_skip_comments_and_blank_lines(tmp_path) -> None:
+    path = tmp_path / "queue.txt"
+    path.write_text("# DSAR queue\n\nS-aaaaaaaaaa\n  S-bbbbbbbbbb  # ticket 12\n#S-cccccccccc\n\tJane Doe\n")
+    assert read_subjects(str(path)) == [(f"{path} line 3", "S-aaaaaaaaaa"), (f"{path} line 4", "S-bbbbbbbbbb"),
+                                        (f"{path} line 6", "Jane Doe")]
+
+    class Stdin:
+        def read(self) -> str:
+            return "S-aaaaaaaaaa\n# done\n"
+
+    assert read_subjects("-", stdin=Stdin()) == [("stdin line 1", "S-aaaaaaaaaa")]
 
 
 @pytest.mark.parametrize("domain", ["healthcare", "finance"])
