@@ -7,13 +7,16 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-import lancedb
 import numpy as np
 import pyarrow as pa
 
 from ..domain.embed import DIMENSIONS
 from ..domain.rag import Hit
+
+if TYPE_CHECKING:
+    import lancedb
 
 TABLE = "record_embeddings"
 
@@ -90,6 +93,8 @@ class VectorStore:
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
+        import lancedb  # 1.8 s of imports: paid by the steps that use vectors, not by every step process
+
         self.db = lancedb.connect(uri)
 
     def table(self) -> lancedb.table.Table:
