@@ -76,7 +76,8 @@ def anonymize_entry(entry: Entry, domain: str, keyring: Keyring, anonymizer: Ano
     record = parse_entry(domain, entry.stream_id, entry.fields, keyring)
     try:
         anon = anonymizer.anonymize_record(record)
-    except (KeyError, ValueError, TypeError) as exc:
+    except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
+        # ArithmeticError: e.g. a sentinel date (9999-12-31) the subject's date shift pushes past the calendar
         raise InvalidRecord(record.record_id, "<record>", "cannot_anonymize", type(exc).__name__) from exc
     body = anon.to_json()
     try:

@@ -42,27 +42,27 @@ def _validator(schema: str) -> Draft202012Validator:
     return Draft202012Validator(schema_document(schema))
 
 
-def _field_path(error: Any) -> tuple[str, str]:
-    """Field name and reason code of a jsonschema error, without the offending value."""
+def _field_path(error: Any) -> tuple[str, str, str]:
+    """Field name, reason code and detail of a jsonschema error, without the offending value."""
     path = ".".join(str(p) for p in error.absolute_path)
     if error.validator == "required":
         missing = [p for p in error.validator_value if isinstance(error.instance, dict) and p not in error.instance]
         name = missing[0] if missing else "?"
-        return (f"{path}.{name}" if path else name), "missing"
+        return (f"{path}.{name}" if path else name), "missing", ""
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        # the object that holds them, not the keys: an unknown key is the producer's text (a person's name, say)
         allowed = set(error.schema.get("properties", {}))
-        extra = sorted(k for k in error.instance if k not in allowed)
-        name = extra[0] if extra else "?"
-        return (f"{path}.{name}" if path else name), "unexpected_field"
-    return path or "<record>", f"invalid_{error.validator}"
+        extra = sum(1 for k in error.instance if k not in allowed)
+        return path or "<record>", "unexpected_field", f"{extra} unknown key{'s' if extra != 1 else ''}"
+    return path or "<record>", f"invalid_{error.validator}", ""
 
 
 def validate_payload(schema: str, record_id: str, payload: Any) -> None:
     """Raise `InvalidRecord` naming the first bad field (by path) and a reason code."""
     errors = sorted(_validator(schema).iter_errors(payload), key=lambda e: list(e.absolute_path))
     if errors:
-        field, code = _field_path(errors[0])
-        raise InvalidRecord(record_id, field, code)
+        field, code, detail = _field_path(errors[0])
+        raise InvalidRecord(record_id, field, code, detail)
 
 
 def parse_entry(domain: str, stream_id: str, fields: dict[str, str], keyring: Keyring) -> RawRecord:

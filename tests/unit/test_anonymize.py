@@ -714,3 +714,25 @@ def test_guard_passes_clean_text_unchanged(anonymizer: Anonymizer) -> None:
     assert guard(text, ["Jane Doe", "jane@example.com"], "question") is text
     clean = "Which patients on metformin had an HbA1c above 9%?"
     assert guard(clean, [], "question") == clean
+
+
+@pytest.mark.parametrize("sentinel", ["0001-01-01", "9999-12-31"])
+def test_a_date_the_shift_pushes_off_the_calendar_is_a_dead_letter(anonymizer: Anonymizer, sentinel: str) -> None:
+    """A producer's sentinel date that the subject's shift moves past year 1 or 9999 is bad input, not a crash."""
+    from datavault_dagster.domain.errors import InvalidRecord
+    from datavault_dagster.pipeline import anonymize_entry
+    from datavault_dagster.services.streams import Entry
+
+    def shift(rec: dict) -> int:
+        subject = anonymizer.pseudonyms.subject("healthcare", rec["patient"]["patient_id"])
+        return anonymizer.pseudonyms.date_shift(subject)
+
+    backwards = sentinel.startswith("0001")
+    rec = next(r for r in generate_records("healthcare", 20, seed=3) if (shift(r) < 0 if backwards else shift(r) > 0))
+    rec["encounter"]["date"] = sentinel
+    entry = Entry("1-0", records.stream_fields("healthcare", rec))
+    with pytest.raises(InvalidRecord) as info:
+        anonymize_entry(entry, "healthcare", Keyring.generate(), anonymizer)
+    error = info.value
+    assert (error.record_id, error.field, error.code) == (rec["record_id"], "<record>", "cannot_anonymize")
+    assert str(info.value).endswith("(OverflowError)") and sentinel not in str(info.value)

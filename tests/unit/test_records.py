@@ -218,10 +218,12 @@ def _del(path: str) -> Callable[[dict], None]:
         (FN, _del("customer.email"), "customer.email", "missing", None),
         (FN, _del("transactions.0.amount"), "transactions.0.amount", "missing", None),
         (HC, _del("note"), "note", "missing", None),
-        (HC, _set("patient.nickname", "Janie Q"), "patient.nickname", "unexpected_field", "Janie Q"),
-        (HC, _set("patient.address.country", "Freedonia"), "patient.address.country", "unexpected_field",
-         "Freedonia"),
-        (FN, _set("favourite_color", "teal"), "favourite_color", "unexpected_field", "teal"),
+        # an unknown key is named by the object holding it: the key itself is the producer's text
+        (HC, _set("patient.nickname", "Janie Q"), "patient", "unexpected_field", "Janie Q"),
+        (HC, _set("patient.Janie Quaxley", "sister"), "patient", "unexpected_field", "Quaxley"),
+        (HC, _set("patient.address.country", "Freedonia"), "patient.address", "unexpected_field", "Freedonia"),
+        (FN, _set("favourite_color", "teal"), "<record>", "unexpected_field", "teal"),
+        (FN, _set("Janie Quaxley", "teal"), "<record>", "unexpected_field", "Quaxley"),
         (HC, _set("note", "x" * 20001), "note", "invalid_maxLength", "x" * 50),
     ],
 )
