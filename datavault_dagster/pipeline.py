@@ -76,9 +76,11 @@ def anonymize_entry(entry: Entry, domain: str, keyring: Keyring, anonymizer: Ano
     record = parse_entry(domain, entry.stream_id, entry.fields, keyring)
     try:
         anon = anonymizer.anonymize_record(record)
-    except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
-        # ArithmeticError: e.g. a sentinel date (9999-12-31) the subject's date shift pushes past the calendar
-        raise InvalidRecord(record.record_id, "<record>", "cannot_anonymize", type(exc).__name__) from exc
+    except (LookupError, ValueError, TypeError, ArithmeticError) as exc:
+        # ArithmeticError: e.g. a sentinel date (9999-12-31) the subject's date shift pushes past the calendar.
+        # `from None`: the original error can quote the value ("Invalid isoformat string: '1961-19-07'"), and a
+        # chained cause would carry it into tracebacks and Dagster's serialized error info.
+        raise InvalidRecord(record.record_id, "<record>", "cannot_anonymize", type(exc).__name__) from None
     body = anon.to_json()
     try:
         guard(body.decode(), anon.known.all_raw(), f"vault write of record {record.record_id!r}")

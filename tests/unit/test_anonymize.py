@@ -736,3 +736,22 @@ def test_a_date_the_shift_pushes_off_the_calendar_is_a_dead_letter(anonymizer: A
     error = info.value
     assert (error.record_id, error.field, error.code) == (rec["record_id"], "<record>", "cannot_anonymize")
     assert str(info.value).endswith("(OverflowError)") and sentinel not in str(info.value)
+
+
+def test_a_date_that_is_no_date_is_a_dead_letter_whose_error_chain_holds_no_value(anonymizer: Anonymizer) -> None:
+    """`1961-19-07` passes the schema's pattern but not the calendar; Python's own error quotes it."""
+    import traceback
+
+    from datavault_dagster.domain.errors import InvalidRecord
+    from datavault_dagster.pipeline import anonymize_entry
+    from datavault_dagster.services.streams import Entry
+
+    rec = generate_records("healthcare", 1, seed=5)[0]
+    rec["patient"]["dob"] = "1961-19-07"
+    with pytest.raises(InvalidRecord) as info:
+        anonymize_entry(Entry("1-0", records.stream_fields("healthcare", rec)), "healthcare", Keyring.generate(),
+                        anonymizer)
+    assert (info.value.field, info.value.code) == ("<record>", "cannot_anonymize")
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    shown = "".join(traceback.format_exception(info.value))
+    assert "1961-19-07" not in shown and "ValueError" in str(info.value)
