@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from .domain.anonymize import AnonymizedRecord, Anonymizer, KnownPII, find_leaks, guard
 from .domain.batches import StreamRange
 from .domain.crypto import Keyring
+from .domain.detect import OtherPeople
 from .domain.embed import Embedder, chunk_text, embedding_id, record_text
 from .domain.errors import InvalidRecord, InvalidToken, LeakDetected
 from .domain.quasi import KReport, enforce_k, present_fields, quasi_identifiers
 from .domain.rag import Answer, Source, build_messages, cited_sources, rank_records, subject_tokens
-from .domain.records import parse_entry
+from .domain.records import RawRecord, parse_entry
 from .services.identities import Identities, Identity
 from .services.streams import Entry, Streams
 from .services.vault import DeadLetter, UpsertCounts, Vault, VaultRow
@@ -72,10 +73,14 @@ def _dead_letter_payload(entry: Entry) -> bytes:
 
 
 def anonymize_entry(entry: Entry, domain: str, keyring: Keyring, anonymizer: Anonymizer) -> AnonymizedRecord:
-    """Validate, anonymize and leak-check one entry."""
-    record = parse_entry(domain, entry.stream_id, entry.fields, keyring)
+    """Validate, anonymize and leak-check one entry on its own."""
+    return anonymize_parsed(parse_entry(domain, entry.stream_id, entry.fields, keyring), anonymizer)
+
+
+def anonymize_parsed(record: RawRecord, anonymizer: Anonymizer, others: OtherPeople | None = None) -> AnonymizedRecord:
+    """Anonymize and leak-check one validated record (`others`: the rest of its batch, see `other_people`)."""
     try:
-        anon = anonymizer.anonymize_record(record)
+        anon = anonymizer.anonymize_record(record, others)
     except (LookupError, ValueError, TypeError, ArithmeticError) as exc:
         # ArithmeticError: e.g. a sentinel date (9999-12-31) the subject's date shift pushes past the calendar.
         # `from None`: the original error can quote the value ("Invalid isoformat string: '1961-19-07'"), and a
@@ -104,17 +109,28 @@ def seal_partition(
     report = SealReport(partition_key=rng.partition_key, key_id=keyring.primary)
     letters: list[DeadLetter] = []
     accepted: list[tuple[Entry, AnonymizedRecord]] = []
+
+    def dead_letter(entry: Entry, exc: InvalidRecord) -> None:
+        log.warning("dead letter: %s (stream id %s)", exc, entry.stream_id)
+        report.rejected.append(Rejected(entry.stream_id, exc.record_id, exc.field, exc.code))
+        sealed = keyring.seal(_dead_letter_payload(entry), domain=f"deadletter:{rng.domain}", record_id=entry.stream_id)
+        letters.append(DeadLetter(rng.domain, entry.stream_id, exc.record_id, rng.partition_key, exc.code,
+                                  exc.field, keyring.primary, sealed))
+
+    parsed: list[tuple[Entry, RawRecord]] = []
     for entry in streams.read_range(rng):
         report.entries_read += 1
         try:
-            accepted.append((entry, anonymize_entry(entry, rng.domain, keyring, anonymizer)))
+            parsed.append((entry, parse_entry(rng.domain, entry.stream_id, entry.fields, keyring)))
         except InvalidRecord as exc:
-            log.warning("dead letter: %s (stream id %s)", exc, entry.stream_id)
-            report.rejected.append(Rejected(entry.stream_id, exc.record_id, exc.field, exc.code))
-            sealed = keyring.seal(_dead_letter_payload(entry), domain=f"deadletter:{rng.domain}",
-                                  record_id=entry.stream_id)
-            letters.append(DeadLetter(rng.domain, entry.stream_id, exc.record_id, rng.partition_key, exc.code,
-                                      exc.field, keyring.primary, sealed))
+            dead_letter(entry, exc)
+    # everyone in the batch, so that a note naming another patient or customer pseudonymizes them too
+    others = anonymizer.other_people(record for _, record in parsed)
+    for entry, record in parsed:
+        try:
+            accepted.append((entry, anonymize_parsed(record, anonymizer, others)))
+        except InvalidRecord as exc:
+            dead_letter(entry, exc)
     erased = vault.erased_entries([(anon.subject_pseudonym, entry.stream_id) for entry, anon in accepted])
     if erased:
         log.info("partition %s: %d entries of erased subjects skipped", rng.partition_key, len(erased))

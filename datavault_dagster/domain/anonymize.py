@@ -27,7 +27,7 @@ from .detect import CARDLIKE as _CARDLIKE
 from .detect import EMAIL as _EMAIL
 from .detect import PHONE as _PHONE
 from .detect import SSN as _SSN
-from .detect import Detector, KnownPII, Span, shared_detector
+from .detect import Detector, KnownPII, OtherPeople, Span, shared_detector
 from .detect import is_card as _is_card
 from .errors import LeakDetected
 from .quasi import date_shift_days, parse_written_date, shift_date, shift_written_date
@@ -198,13 +198,37 @@ class Anonymizer:
 
     # structured records ---------------------------------------------------------------------------
 
-    def anonymize_record(self, record: RawRecord) -> AnonymizedRecord:
-        """Anonymize a validated record of any known domain."""
+    def anonymize_record(self, record: RawRecord, others: OtherPeople | None = None) -> AnonymizedRecord:
+        """Anonymize a validated record of any known domain; `others` (`other_people`) also finds the other
+        people of its batch in its text, in any case and as "Last, First"."""
         if record.domain == "healthcare":
-            return self._healthcare(record)
+            return self._healthcare(record, others)
         if record.domain == "finance":
-            return self._finance(record)
+            return self._finance(record, others)
         raise ValueError(f"no anonymizer for domain {record.domain!r}")
+
+    def other_people(self, records: Iterable[RawRecord]) -> OtherPeople:
+        """The whole identifying values of everyone in a batch of records, for `anonymize_record(others=)`.
+
+        A note often names another patient or customer of the same batch ("seen with quaxworth, zebulon");
+        NER misses a lower-case name, and the batch's leak check would then fail the whole partition. Names
+        map to the person's pseudonym, other values to their record's tokens. Dates of birth are left out:
+        a visit on the day someone else was born is common, and the date rules shift every date anyway.
+        """
+        values: dict[str, str] = {}
+        for record in records:
+            try:
+                known = self.known_pii(record)
+            except (LookupError, ValueError, TypeError):
+                continue  # its own anonymization will dead-letter it
+            values.update((raw, token) for raw, token in known.values.items() if token != "[DOB]")
+            for full in known.names:
+                parts = full.split()
+                token = self.pseudonyms.person(full)
+                values[full] = token
+                if len(parts) >= 2:
+                    values[f"{parts[-1]}, {parts[0]}"] = token
+        return OtherPeople(values)
 
     def known_pii(self, record: RawRecord) -> KnownPII:
         """The raw identifiers of a record's subject (what must never leave the vault in plaintext)."""
@@ -252,9 +276,10 @@ class Anonymizer:
         p = record.payload["patient"]
         return self._known(p, {p["mrn"]: "[MRN]", p["patient_id"]: "[PATIENT-ID]"})
 
-    def _healthcare(self, record: RawRecord) -> AnonymizedRecord:
+    def _healthcare(self, record: RawRecord, others: OtherPeople | None) -> AnonymizedRecord:
         p, enc = record.payload["patient"], record.payload["encounter"]
         known = self._healthcare_known(record)
+        known.others = others
         person = self.pseudonyms.person(f"{p['first_name']} {p['last_name']}")
         subject = self.pseudonyms.subject("healthcare", p["patient_id"])
         dates = self.subject_dates(subject, p["dob"], enc["date"])
@@ -308,11 +333,12 @@ class Anonymizer:
             c["customer_id"]: "[CUSTOMER-ID]",
         })
 
-    def _finance(self, record: RawRecord) -> AnonymizedRecord:
+    def _finance(self, record: RawRecord, others: OtherPeople | None) -> AnonymizedRecord:
         c, acct = record.payload["customer"], record.payload["account"]
         account_token = self.pseudonyms.identifier("acct", acct["account_number"])
         card_token = self.pseudonyms.identifier("card", acct["card_number"])
         known = self._finance_known(record)
+        known.others = others
         subject = self.pseudonyms.subject("finance", c["customer_id"])
         person = self.pseudonyms.person(f"{c['first_name']} {c['last_name']}")
         txs = record.payload["transactions"]

@@ -22,8 +22,9 @@ import redis
 
 from datavault_dagster import orchestrate, runtime
 from datavault_dagster.domain.anonymize import Anonymizer
+from datavault_dagster.domain.detect import OtherPeople
 from datavault_dagster.domain.records import SCHEMAS, stream_fields
-from datavault_dagster.pipeline import answer_question
+from datavault_dagster.pipeline import answer_question, open_record
 from datavault_dagster.services.identities import Identities
 from datavault_dagster.services.settings import Settings
 from datavault_dagster.services.streams import Streams
@@ -304,18 +305,45 @@ def test_planted_canaries_reach_no_store_log_or_prompt(dv_env: Path, monkeypatch
     vault.close()
 
 
-def test_privacy_check_step_failure_carries_no_canary(dv_env: Path, monkeypatch):
-    """A step failure with the canary in play: another patient's note names the canary in a form the anonymizer
-    misses (lower case, "last, first", his street), which that record's own guard cannot know; the blocking vault
-    check finds his identifiers in the sealed document and fails the run before anything is embedded. The failure
-    events (message, stack, causes), the check's metadata and every store hold no canary."""
-    monkeypatch.setenv("DATAVAULT_BATCH_SIZE", "50")
-    settings = Settings.from_env()
-    records = _canary_records()
+def _neighbour_note(records: list[dict]) -> dict:
     slipped = json.loads(json.dumps(records[5]))  # not the canary's record: its own identifiers do not cover him
     slipped["record_id"] = "neighbour-note"
     slipped["note"] = "Neighbour quaxworth, zebulon drove her in; he lives at 8813 quillfeather lane."
-    Streams(settings.redis_url).add_many("healthcare", (stream_fields("healthcare", r) for r in [*records, slipped]))
+    return slipped
+
+
+def test_a_note_naming_another_person_of_the_batch_gets_that_persons_pseudonym(dv_env: Path, monkeypatch):
+    """Another patient's note names the canary in lower case, as "last, first", with his street: NER misses it and
+    that record's own identifiers do not cover him, but the batch's other people do: the note carries his
+    pseudonym, the partition goes through, and no store holds the canary."""
+    monkeypatch.setenv("DATAVAULT_BATCH_SIZE", "50")
+    settings = Settings.from_env()
+    records = _canary_records()
+    Streams(settings.redis_url).add_many("healthcare", (stream_fields("healthcare", r)
+                                                        for r in [*records, _neighbour_note(records)]))
+    outcomes = orchestrate.process(settings.home, progress=False)
+    assert [o.success for o in outcomes] == [True]
+    assert outcomes[0].checks["vault_has_no_plaintext_pii"] is True
+
+    keyring = runtime.keyring_for(settings)
+    vault = Vault(settings.postgres_url)
+    docs = {r.record_id: open_record(r, keyring) for r in vault.partition_records(vault.partition_keys()[0])}
+    his = docs["canary-0"]["patient"]["pseudonym"]
+    assert docs["neighbour-note"]["note"] == f"Neighbour {his} drove her in; he lives at [ADDRESS]."
+    _assert_no_canary_stored(settings, Path(os.environ["DAGSTER_HOME"]), embedded=True)
+
+
+def test_privacy_check_step_failure_carries_no_canary(dv_env: Path, monkeypatch):
+    """A step failure with the canary in play: with the batch's other people switched off (standing in for any
+    detector miss), the neighbour's note keeps the canary's name; that record's own guard cannot know him, so the
+    blocking vault check finds his identifiers in the sealed document and fails the run before anything is
+    embedded. The failure events (message, stack, causes), the check's metadata and every store hold no canary."""
+    monkeypatch.setenv("DATAVAULT_BATCH_SIZE", "50")
+    monkeypatch.setattr(Anonymizer, "other_people", lambda self, records: OtherPeople({}))
+    settings = Settings.from_env()
+    records = _canary_records()
+    Streams(settings.redis_url).add_many("healthcare", (stream_fields("healthcare", r)
+                                                        for r in [*records, _neighbour_note(records)]))
 
     outcomes = orchestrate.process(settings.home, progress=False)
     assert [o.success for o in outcomes] == [False]

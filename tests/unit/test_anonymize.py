@@ -755,3 +755,21 @@ def test_a_date_that_is_no_date_is_a_dead_letter_whose_error_chain_holds_no_valu
     assert info.value.__cause__ is None and info.value.__suppress_context__
     shown = "".join(traceback.format_exception(info.value))
     assert "1961-19-07" not in shown and "ValueError" in str(info.value)
+
+
+def test_a_note_naming_another_person_of_the_batch_carries_their_pseudonym(anonymizer: Anonymizer) -> None:
+    batch = [records.parse_entry("healthcare", f"1-{n}", records.stream_fields("healthcare", r), None)
+             for n, r in enumerate(generate_records("healthcare", 4, seed=12))]
+    him = batch[0].payload["patient"]
+    him.update(first_name="Zebulon", last_name="Quaxworth")
+    street = him["address"]["street"].upper()
+    batch[1].payload["note"] = f"Neighbour quaxworth, zebulon drove her in; he lives at {street}."
+    his_doc = anonymizer.anonymize_record(batch[0]).document
+    alone = anonymizer.anonymize_record(batch[1]).document["note"]
+    together = anonymizer.anonymize_record(batch[1], anonymizer.other_people(batch)).document["note"]
+    assert "quaxworth" in alone  # on its own, the record cannot know him (NER misses a lower-case name)
+    assert together == f"Neighbour {his_doc['patient']['pseudonym']} drove her in; he lives at [ADDRESS]."
+    # the rest of the batch anonymizes exactly as it does alone
+    others = anonymizer.other_people(batch)
+    for record in (batch[0], batch[2], batch[3]):
+        assert anonymizer.anonymize_record(record, others).document == anonymizer.anonymize_record(record).document

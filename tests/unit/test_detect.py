@@ -343,3 +343,16 @@ def test_detect_many_matches_detect(detector: Detector) -> None:
 def test_coded_fields_skip_ner(anonymizer: Anonymizer) -> None:
     """Drug names alone look like names to NER; record anonymization keeps them (no NER on coded values)."""
     assert anonymizer.anonymize_texts(["amoxicillin", "apixaban"], ner=False) == ["amoxicillin", "apixaban"]
+
+
+def test_other_people_find_whole_values_in_any_case_at_the_right_offsets() -> None:
+    from datavault_dagster.domain.detect import OtherPeople
+
+    others = OtherPeople({"Zebulon Quaxworth": "P-aaaaaaaaaa", "Quaxworth, Zebulon": "P-aaaaaaaaaa",
+                          "078-05-1120": "[SSN]", "8813 Quillfeather Lane": "[ADDRESS]", "Lee": "P-short"})
+    assert len(others) == 4  # values under 4 characters are never matched on their own
+    text = "İ saw quaxworth, zebulon (ssn 078-05-1120) at 8813 QUILLFEATHER LANE; ZEBULON QUAXWORTHS is another."
+    found = [(text[s.start:s.end], s.entity, s.replacement) for s in others.spans(text)]
+    assert found == [("quaxworth, zebulon", "PERSON", "P-aaaaaaaaaa"), ("078-05-1120", "SSN", "[SSN]"),
+                     ("8813 QUILLFEATHER LANE", "ADDRESS", "[ADDRESS]")]  # not inside "QUAXWORTHS", not "Lee"
+    assert others.spans("x078-05-11200") == [] and OtherPeople({}).spans("anything") == []
