@@ -260,6 +260,8 @@ _DATES = [
         rf"\b{_WEEKDAY}{_MONTH}\.?\s+{_DAY}(?:,?\s+(?:\d{{4}}|'\d{{2}}))?\b", re.I)),
     ("day-month-year", re.compile(
         rf"\b{_WEEKDAY}{_DAY}(?:\s+(?:of\s+)?|-){_MONTH}\.?(?:,?[\s-]+\d{{4}}|-\d{{2}})?\b(?!-)", re.I)),
+    # "March 2024", "Sept. 2023": a month is a date too (shifted at month precision in a subject's text)
+    ("month-year", re.compile(rf"\b{_MONTH}\.?,?\s+(?:19|20)\d{{2}}\b(?![-/]\d)", re.I)),
 ]
 # "May" alone is a month and a verb ("may 5 doses"): month names must be capitalized there
 _MAY_VERB = re.compile(r"^may\b")

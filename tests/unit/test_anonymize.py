@@ -627,7 +627,7 @@ def test_dates_that_cannot_be_shifted_become_placeholders(anonymizer: Anonymizer
 def test_partial_dates_shift_at_their_precision(
     anonymizer: Anonymizer, written: str, days: int, expected: str
 ) -> None:
-    """detect.py finds no month-year or bare year today; should it, render shifts them at their precision."""
+    """render shifts a partial date at its precision (a bare year cannot be shifted and is suppressed)."""
     text = f"Since {written}."
     span = Span(6, 6 + len(written), "DATE", 0.85, "pattern:date/test")
     assert anonymizer.render(text, [span], SubjectDates(days, None, 2024)) == f"Since {expected}."
@@ -773,3 +773,15 @@ def test_a_note_naming_another_person_of_the_batch_carries_their_pseudonym(anony
     others = anonymizer.other_people(batch)
     for record in (batch[0], batch[2], batch[3]):
         assert anonymizer.anonymize_record(record, others).document == anonymizer.anonymize_record(record).document
+
+
+def test_a_month_in_a_note_is_found_and_shifted_by_whole_months(anonymizer: Anonymizer) -> None:
+    note = "Symptoms since March 2024; prior episode in sept. 2023."
+    # a patient whose shift is at least half a month, else "shifted" could not be told from "left alone"
+    patients = (anonymizer.anonymize_record(_visit(note, f"PT-{n:04d}")) for n in range(1, 50))
+    anon = next(a for a in patients if abs(_offset(a)) > 20)
+    months = round(_offset(anon) * 12 / 365.2425)
+    march, sept = 2024 * 12 + 2 + months, 2023 * 12 + 8 + months
+    assert anon.document["note"] == (f"Symptoms since {march // 12}-{march % 12 + 1:02d}; "
+                                     f"prior episode in {sept // 12}-{sept % 12 + 1:02d}.")
+    assert anonymizer.anonymize_text("Since March 2024, you may 2024 doses.") == "Since [DATE], you may 2024 doses."

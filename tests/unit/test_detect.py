@@ -356,3 +356,13 @@ def test_other_people_find_whole_values_in_any_case_at_the_right_offsets() -> No
     assert found == [("quaxworth, zebulon", "PERSON", "P-aaaaaaaaaa"), ("078-05-1120", "SSN", "[SSN]"),
                      ("8813 QUILLFEATHER LANE", "ADDRESS", "[ADDRESS]")]  # not inside "QUAXWORTHS", not "Lee"
     assert others.spans("x078-05-11200") == [] and OtherPeople({}).spans("anything") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [("seen in March 2024.", ["March 2024"]), ("Sept. 2023, then Jan 2024", ["Sept. 2023", "Jan 2024"]),
+     ("on 5 March 2024", ["5 March 2024"]), ("you may 2024 doses", []), ("March 2024-05 batch", [])],
+)
+def test_month_year_dates_are_dates(text: str, found: list[str]) -> None:
+    spans = Detector(ner=False).detect(text)
+    assert [text[s.start:s.end] for s in spans if s.entity == "DATE"] == found
