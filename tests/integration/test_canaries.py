@@ -312,16 +312,21 @@ def _neighbour_note(records: list[dict]) -> dict:
     return slipped
 
 
-def test_a_note_naming_another_person_of_the_batch_gets_that_persons_pseudonym(dv_env: Path, monkeypatch):
-    """Another patient's note names the canary in lower case, as "last, first", with his street: NER misses it and
-    that record's own identifiers do not cover him, but the batch's other people do: the note carries his
-    pseudonym, the partition goes through, and no store holds the canary."""
+def _run_with_neighbour_note(monkeypatch):  # noqa: ANN001, ANN202
+    """The canary records plus another patient's note naming him, in one partition, run in-process."""
     monkeypatch.setenv("DATAVAULT_BATCH_SIZE", "50")
     settings = Settings.from_env()
     records = _canary_records()
     Streams(settings.redis_url).add_many("healthcare", (stream_fields("healthcare", r)
                                                         for r in [*records, _neighbour_note(records)]))
-    outcomes = orchestrate.process(settings.home, progress=False)
+    return settings, records, orchestrate.process(settings.home, progress=False)
+
+
+def test_a_note_naming_another_person_of_the_batch_gets_that_persons_pseudonym(dv_env: Path, monkeypatch):
+    """Another patient's note names the canary in lower case, as "last, first", with his street: NER misses it and
+    that record's own identifiers do not cover him, but the batch's other people do: the note carries his
+    pseudonym, the partition goes through, and no store holds the canary."""
+    settings, records, outcomes = _run_with_neighbour_note(monkeypatch)
     assert [o.success for o in outcomes] == [True]
     assert outcomes[0].checks["vault_has_no_plaintext_pii"] is True
 
@@ -338,14 +343,8 @@ def test_privacy_check_step_failure_carries_no_canary(dv_env: Path, monkeypatch)
     detector miss), the neighbour's note keeps the canary's name; that record's own guard cannot know him, so the
     blocking vault check finds his identifiers in the sealed document and fails the run before anything is
     embedded. The failure events (message, stack, causes), the check's metadata and every store hold no canary."""
-    monkeypatch.setenv("DATAVAULT_BATCH_SIZE", "50")
     monkeypatch.setattr(Anonymizer, "other_people", lambda self, records: OtherPeople({}))
-    settings = Settings.from_env()
-    records = _canary_records()
-    Streams(settings.redis_url).add_many("healthcare", (stream_fields("healthcare", r)
-                                                        for r in [*records, _neighbour_note(records)]))
-
-    outcomes = orchestrate.process(settings.home, progress=False)
+    settings, records, outcomes = _run_with_neighbour_note(monkeypatch)
     assert [o.success for o in outcomes] == [False]
     assert outcomes[0].checks["vault_has_no_plaintext_pii"] is False
     with dg.DagsterInstance.get() as instance:
