@@ -110,8 +110,10 @@ class KnownPII:
     others: OtherPeople | None = None
 
     def all_raw(self) -> list[str]:
-        """Every raw identifier string including single name parts: the per-record leak guard's list."""
+        """Every raw identifier string including single name parts and the date of birth: the per-record leak
+        guard's list."""
         out = self.identifiers()
+        out.extend(v for v, token in self.values.items() if token == "[DOB]")
         for name in self.names:
             out.extend(p for p in name.split() if len(p) >= 3)
         return out
@@ -120,8 +122,10 @@ class KnownPII:
         """Identifying strings (full names, SSN, phone, email, numbers, street), for scans across records.
 
         Single first or last names are left out: "Mary" in another record's "St. Mary's" identifies nobody.
+        So are dates of birth: another record's shifted visit date can fall on this person's birthday (a demo
+        run failed its vault check on exactly that), and a bare date names nobody.
         """
-        out = [v for v in self.values if len(v) >= 4]
+        out = [v for v, token in self.values.items() if len(v) >= 4 and token != "[DOB]"]
         for name in self.names:
             parts = name.split()
             out.append(name)

@@ -366,3 +366,10 @@ def test_other_people_find_whole_values_in_any_case_at_the_right_offsets() -> No
 def test_month_year_dates_are_dates(text: str, found: list[str]) -> None:
     spans = Detector(ner=False).detect(text)
     assert [text[s.start:s.end] for s in spans if s.entity == "DATE"] == found
+
+
+def test_a_birth_date_is_guarded_in_its_own_record_only() -> None:
+    known = KnownPII(names=["Ann Lee"], values={"1961-07-19": "[DOB]", "078-05-1120": "[SSN]", "Springfield": "[CITY]"})
+    assert "1961-07-19" not in known.identifiers()  # a shifted visit date elsewhere may equal it
+    assert {"078-05-1120", "Springfield", "Ann Lee", "Lee, Ann"} <= set(known.identifiers())
+    assert "1961-07-19" in known.all_raw() and "Ann" in known.all_raw()
