@@ -52,6 +52,19 @@ def _database(admin_url: str) -> tuple[str, str]:
     return psycopg.conninfo.make_conninfo(**info), name
 
 
+def _records_and_vectors(pg_url: str, store, subjects: list[str]) -> tuple[list[tuple], list[bytes]]:  # noqa: ANN001
+    """The subjects' (domain, record id) pairs and the raw bytes of their vectors, to look for after erasure."""
+    import numpy as np
+    import psycopg
+
+    with psycopg.connect(pg_url) as conn:
+        mine = [tuple(r) for r in conn.execute(
+            "SELECT domain, record_id FROM datavault.records WHERE subject_pseudonym = ANY(%s)", (subjects,))]
+    arrow = store.table().search().where(
+        " OR ".join(f"(domain = '{d}' AND record_id = '{rid}')" for d, rid in mine)).limit(None).to_arrow()
+    return mine, [np.asarray(v, dtype=np.float32).tobytes() for v in arrow.column("vector").to_pylist()]
+
+
 def main() -> None:  # noqa: PLR0915
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=10_000, help="records in total (half per domain)")
@@ -185,12 +198,7 @@ def main() -> None:  # noqa: PLR0915
     steps: dict[str, list[float]] = {}
     removed_records = removed_vectors = 0
     for subject in victims:
-        with psycopg.connect(pg_url) as conn:
-            mine = [tuple(r) for r in conn.execute(
-                "SELECT domain, record_id FROM datavault.records WHERE subject_pseudonym = %s", (subject,))]
-        arrow = store.table().search().where(
-            " OR ".join(f"(domain = '{d}' AND record_id = '{rid}')" for d, rid in mine)).limit(None).to_arrow()
-        victim_vectors = [np.asarray(v, dtype=np.float32).tobytes() for v in arrow.column("vector").to_pylist()]
+        mine, victim_vectors = _records_and_vectors(pg_url, store, [subject])
         marks = [("start", time.perf_counter())]
         receipt = forget_subject(subject, **services,
                                  on_step=lambda step, counts, marks=marks: marks.append((step, time.perf_counter())))
@@ -231,12 +239,7 @@ def main() -> None:  # noqa: PLR0915
             for (_, a), (step, b) in zip(marks, marks[1:], strict=False):
                 single_steps[step] = single_steps.get(step, 0.0) + b - a
         single_s = time.perf_counter() - t
-        with psycopg.connect(pg_url) as conn:
-            mine = [tuple(r) for r in conn.execute(
-                "SELECT domain, record_id FROM datavault.records WHERE subject_pseudonym = ANY(%s)", (batch,))]
-        arrow = store.table().search().where(
-            " OR ".join(f"(domain = '{d}' AND record_id = '{rid}')" for d, rid in mine)).limit(None).to_arrow()
-        victim_vectors = [np.asarray(v, dtype=np.float32).tobytes() for v in arrow.column("vector").to_pylist()]
+        mine, victim_vectors = _records_and_vectors(pg_url, store, batch)
         marks = [("start", time.perf_counter())]
         result = forget_subjects(batch, **services,
                                  on_step=lambda step, counts: marks.append((step, time.perf_counter())))
