@@ -18,7 +18,8 @@ Envelope layout, version 1 (master key; ingest-sealed stream entries, dead lette
 
 The data key is wrapped under the master key with associated data ``b"datavault/dek|" + key_id``;
 the payload is sealed under the data key with associated data ``domain | record_id | key_id``, so an
-envelope moved to another record, domain or key id fails to open.
+envelope moved to another record, domain or key id fails to open. (Joined with ``|`` only while no field
+but the last holds a ``|``, so that no two bindings share bytes; otherwise length-prefixed: see `_bind`.)
 
 Envelope layout, version 2 (subject key; vault records): the same fields, with ``0x02`` and the
 *subject key id* (``sk-`` + 16 hex digits) in place of the master key id; the data key is wrapped
@@ -76,9 +77,23 @@ def master_key_label(key_id: str) -> str:
     return "datavault/master-key|" + key_id
 
 
+def _bind(*fields: str) -> bytes:
+    """Fields as associated data, one way only: no two different tuples give the same bytes.
+
+    ``a|b|c`` (UTF-8) while no field but the last holds a ``|``, which is every binding the pipeline makes (its
+    domains, record ids and subject pseudonyms never do), so every envelope sealed so far keeps its bytes.
+    Otherwise the joined text would be ambiguous (``"x|y", "z"`` and ``"x", "y|z"`` are both ``x|y|z``: an
+    envelope would open under another record's name), so the fields are length-prefixed after a 0xFF byte,
+    which no UTF-8 text holds.
+    """
+    if not any("|" in f for f in fields[:-1]):
+        return "|".join(fields).encode()
+    return b"\xff" + b"".join(struct.pack(">I", len(b)) + b for b in (f.encode() for f in fields))
+
+
 def associated_data(domain: str, record_id: str, key_id: str) -> bytes:
-    """The bytes an envelope is bound to: domain, record id and master key id."""
-    return "|".join((domain, record_id, key_id)).encode()
+    """The bytes an envelope is bound to: domain, record id and master key id (or subject key id)."""
+    return _bind(domain, record_id, key_id)
 
 
 def _dek_aad(key_id: str) -> bytes:
@@ -90,7 +105,7 @@ def _subject_dek_aad(subject_key_id: str) -> bytes:
 
 
 def _subject_key_aad(domain: str, subject: str, subject_key_id: str, key_id: str) -> bytes:
-    return b"datavault/subject-key|" + "|".join((domain, subject, subject_key_id, key_id)).encode()
+    return b"datavault/subject-key|" + _bind(domain, subject, subject_key_id, key_id)
 
 
 def envelope_version(envelope: bytes) -> int:
