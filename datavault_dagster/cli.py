@@ -602,62 +602,109 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    """Dispatch one parsed command."""
+    if args.command == "demo":
+        demo(settings, args.count, args.seed, DEMO_QUESTIONS)
+    elif args.command == "produce":
+        n = produce(settings, args.domain, args.count, args.seed, args.sealed, args.malformed)
+        print(f"wrote {n} entries to datavault:raw:{args.domain}")
+    elif args.command == "process":
+        from .orchestrate import process
+
+        outcomes = process(settings.home)
+        ok = sum(o.success for o in outcomes)
+        print(f"ran {len(outcomes)} partitions: {ok} succeeded, {len(outcomes) - ok} failed")
+        return 0 if ok == len(outcomes) else 1
+    elif args.command == "ask" and args.via_dagster:
+        from . import runtime
+        from .orchestrate import ask_via_dagster
+
+        anonymized = runtime.anonymizer_for(runtime.keyring_for(settings)).anonymize_text(args.question)
+        out = ask_via_dagster(settings.home, anonymized, settings.top_k)
+        print(f"Q (as the LLM saw it): {anonymized}\nA: {out['answer']}")
+        print(f"   citations: {', '.join(out['citations']) or 'none'}\n   dagster run: {out['run_id']}")
+    elif args.command == "ask":
+        answer = ask(settings, args.question)
+        _print_answer(answer)
+        if args.reidentify:
+            print(f"A (re-identified, audited): {reidentify(settings, answer.text, args.role, args.reason)}")
+    elif args.command == "anonymize":
+        rejected = anonymize_stream(settings, sys.stdin, sys.stdout, args.jsonl, args.domain)
+        return 1 if rejected else 0
+    elif args.command == "status":
+        print(json.dumps(status(settings), indent=2))
+    elif args.command == "forget":
+        return _forget_command(settings, args)
+    elif args.command == "keys" and args.keys_command == "list":
+        print(json.dumps(keys_report(settings), indent=2))
+    elif args.command == "keys" and args.keys_command == "rotate":
+        return keys_rotate(settings, args.key_id, args.via_dagster)
+    elif args.command == "keys" and args.keys_command == "retire":
+        return keys_retire(settings, args.key_id)
+    elif args.command == "keys" and args.keys_command == "protect":
+        return keys_protect(settings)
+    return 0
+
+
+def _reason(exc: BaseException) -> str:
+    """A short, value-free reason for a connection failure."""
+    text = str(exc).lower()
+    for needle, reason in (("refused", "connection refused"), ("timed out", "timed out"), ("timeout", "timed out"),
+                           ("password", "authentication failed"), ("authentication", "authentication failed"),
+                           ("does not exist", "the database does not exist"), ("name or service", "unknown host"),
+                           ("translate host", "unknown host"), ("no such file", "no server at that socket"),
+                           ("temporary failure in name resolution", "unknown host")):
+        if needle in text:
+            return reason
+    return type(exc).__name__
+
+
+def connection_error(exc: BaseException, settings: Settings | None) -> str | None:
+    """One line naming the setting behind an unreachable server (its URL redacted), or None if not one."""
+    import psycopg
+    import redis
+
+    from .services.settings import redact_url
+
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+        url = settings.redis_url if settings else None
+        where = f"DATAVAULT_REDIS_URL ({redact_url(url)})" if url else "the embedded Redis (DATAVAULT_REDIS_URL unset)"
+        return f"cannot reach Redis at {where}: {_reason(exc)}"
+    if isinstance(exc, psycopg.OperationalError):
+        url = settings.postgres_url if settings else None
+        where = (f"DATAVAULT_POSTGRES_URL ({redact_url(url)})" if url
+                 else "the embedded PostgreSQL (DATAVAULT_POSTGRES_URL unset)")
+        return f"cannot reach PostgreSQL at {where}: {_reason(exc)}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the `datavault` command."""
+    """Run the `datavault` command. A bad or unreachable setting is one line naming it, exit code 2."""
     offline_environment()
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
-    settings = Settings.from_env()
-    settings.home.mkdir(parents=True, exist_ok=True)
     from .services import embedded
 
+    settings: Settings | None = None
     try:
-        if args.command == "demo":
-            demo(settings, args.count, args.seed, DEMO_QUESTIONS)
-        elif args.command == "produce":
-            n = produce(settings, args.domain, args.count, args.seed, args.sealed, args.malformed)
-            print(f"wrote {n} entries to datavault:raw:{args.domain}")
-        elif args.command == "process":
-            from .orchestrate import process
-
-            outcomes = process(settings.home)
-            ok = sum(o.success for o in outcomes)
-            print(f"ran {len(outcomes)} partitions: {ok} succeeded, {len(outcomes) - ok} failed")
-            return 0 if ok == len(outcomes) else 1
-        elif args.command == "ask" and args.via_dagster:
-            from . import runtime
-            from .orchestrate import ask_via_dagster
-
-            anonymized = runtime.anonymizer_for(runtime.keyring_for(settings)).anonymize_text(args.question)
-            out = ask_via_dagster(settings.home, anonymized, settings.top_k)
-            print(f"Q (as the LLM saw it): {anonymized}\nA: {out['answer']}")
-            print(f"   citations: {', '.join(out['citations']) or 'none'}\n   dagster run: {out['run_id']}")
-        elif args.command == "ask":
-            answer = ask(settings, args.question)
-            _print_answer(answer)
-            if args.reidentify:
-                print(f"A (re-identified, audited): {reidentify(settings, answer.text, args.role, args.reason)}")
-        elif args.command == "anonymize":
-            rejected = anonymize_stream(settings, sys.stdin, sys.stdout, args.jsonl, args.domain)
-            return 1 if rejected else 0
-        elif args.command == "status":
-            print(json.dumps(status(settings), indent=2))
-        elif args.command == "forget":
-            return _forget_command(settings, args)
-        elif args.command == "keys" and args.keys_command == "list":
-            print(json.dumps(keys_report(settings), indent=2))
-        elif args.command == "keys" and args.keys_command == "rotate":
-            return keys_rotate(settings, args.key_id, args.via_dagster)
-        elif args.command == "keys" and args.keys_command == "retire":
-            return keys_retire(settings, args.key_id)
-        elif args.command == "keys" and args.keys_command == "protect":
-            return keys_protect(settings)
-        return 0
+        settings = Settings.from_env()
+        try:
+            settings.home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"DATAVAULT_HOME: cannot create {settings.home} ({exc.strerror})") from None
+        return _run(settings, args)
     except ReidentificationDenied as exc:
         print(f"datavault: {exc}", file=sys.stderr)
         return 3
     except (ConfigError, KeyringError) as exc:
         print(f"datavault: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        line = connection_error(exc, settings)
+        if line is None:
+            raise
+        print(f"datavault: {line}", file=sys.stderr)
         return 2
     finally:
         embedded.stop_all()

@@ -219,8 +219,8 @@ class Anonymizer:
         for record in records:
             try:
                 known = self.known_pii(record)
-            except (LookupError, ValueError, TypeError):
-                continue  # its own anonymization will dead-letter it
+            except Exception:  # noqa: BLE001 - its own anonymization will dead-letter it
+                continue
             values.update((raw, token) for raw, token in known.values.items() if token != "[DOB]")
             for full in known.names:
                 parts = full.split()

@@ -46,14 +46,14 @@ def subject_id_in(domain: str, payload: str | bytes) -> str | None:
         value = record[outer][inner]
         if isinstance(value, str) and value.strip():
             return value
-    except (json.JSONDecodeError, KeyError, TypeError):
+    except (ValueError, RecursionError, KeyError, TypeError):  # broken or hostile JSON (deep nesting, huge ints)
         pass
     pattern = _ID_IN_TEXT.get(domain)
     match = pattern.search(text) if pattern else None
     if match:
         try:
             return json.loads(f'"{match.group(1)}"') or None
-        except json.JSONDecodeError:
+        except ValueError:
             return None
     return None
 
@@ -85,7 +85,7 @@ def subject_of_dead_letter(domain: str, stream_id: str, sealed_payload: bytes, k
     try:
         raw = keyring.open(sealed_payload, domain=f"deadletter:{domain}", record_id=stream_id)
         fields = json.loads(raw)
-    except (InvalidToken, json.JSONDecodeError, UnicodeDecodeError):
+    except (InvalidToken, ValueError, RecursionError):
         return None
     if not isinstance(fields, dict):
         return None

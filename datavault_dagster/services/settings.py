@@ -5,11 +5,51 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from ..domain.errors import ConfigError
 
 DEFAULT_LLM_MODEL = "local/qwen2.5-1.5b-instruct"
 KEY_BACKENDS = ("file", "vault-transit")
+
+
+def redact_url(url: str) -> str:
+    """A server URL fit to print: any password (and a query string, which can carry one) replaced by ***."""
+    if "://" not in url:  # libpq key=value form
+        return " ".join("password=***" if p.startswith("password=") else p for p in url.split())
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "", ""))
+
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def _is_conninfo(raw: str) -> bool:
+    import psycopg
+
+    try:
+        return bool(psycopg.conninfo.conninfo_to_dict(raw))
+    except psycopg.Error:
+        return False
+
+
+def _url(name: str, schemes: tuple[str, ...]) -> str | None:
+    raw = os.environ.get(name)
+    if not raw:
+        return None
+    scheme = urlsplit(raw).scheme if "://" in raw else ""
+    if not scheme and schemes == POSTGRES_SCHEMES and _is_conninfo(raw):  # libpq's "host=… dbname=…" form
+        return raw
+    if scheme not in schemes:
+        got = f"{scheme}://…" if scheme else "no scheme"
+        raise ConfigError(f"{name} must be a URL starting with {' or '.join(x + '://' for x in schemes)} (got {got})")
+    return raw
 
 
 def _int(name: str, default: int) -> int:
@@ -18,8 +58,8 @@ def _int(name: str, default: int) -> int:
         return default
     try:
         value = int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be an integer") from exc
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number >= 1 (got {raw[:20]!r})") from None
     if value < 1:
         raise ConfigError(f"{name} must be >= 1")
     return value
@@ -58,8 +98,8 @@ class Settings:
             raise ConfigError(f"DATAVAULT_KEY_BACKEND must be one of {', '.join(KEY_BACKENDS)}")
         return cls(
             home=home,
-            redis_url=os.environ.get("DATAVAULT_REDIS_URL") or None,
-            postgres_url=os.environ.get("DATAVAULT_POSTGRES_URL") or None,
+            redis_url=_url("DATAVAULT_REDIS_URL", REDIS_SCHEMES),
+            postgres_url=_url("DATAVAULT_POSTGRES_URL", POSTGRES_SCHEMES),
             lancedb_uri=os.environ.get("DATAVAULT_LANCEDB_URI") or str(home / "lancedb"),
             llm_model=os.environ.get("DATAVAULT_LLM_MODEL") or DEFAULT_LLM_MODEL,
             batch_size=_int("DATAVAULT_BATCH_SIZE", 500),

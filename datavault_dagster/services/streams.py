@@ -34,10 +34,18 @@ class Entry:
 
 
 def _decode(fields: dict[Any, Any]) -> dict[str, str]:
+    """Fields as text; bytes that are not UTF-8 become lone surrogates (`surrogateescape`), so validation can
+    name the field and a dead letter keeps the exact bytes (`encode_fields` gives them back)."""
     return {
-        (k.decode() if isinstance(k, bytes) else k): (v.decode("utf-8", "replace") if isinstance(v, bytes) else v)
+        (k.decode("utf-8", "surrogateescape") if isinstance(k, bytes) else k):
+        (v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else v)
         for k, v in fields.items()
     }
+
+
+def encode_fields(fields: dict[str, str]) -> dict[bytes, bytes]:
+    """The exact bytes of decoded fields (the inverse of the stream client's decoding)."""
+    return {k.encode("utf-8", "surrogateescape"): v.encode("utf-8", "surrogateescape") for k, v in fields.items()}
 
 
 _open_clients: weakref.WeakSet[Streams] = weakref.WeakSet()

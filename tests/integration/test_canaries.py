@@ -338,12 +338,33 @@ def test_a_note_naming_another_person_of_the_batch_gets_that_persons_pseudonym(d
     _assert_no_canary_stored(settings, Path(os.environ["DAGSTER_HOME"]), embedded=True)
 
 
-def test_privacy_check_step_failure_carries_no_canary(dv_env: Path, monkeypatch):
-    """A step failure with the canary in play: with the batch's other people switched off (standing in for any
-    detector miss), the neighbour's note keeps the canary's name; that record's own guard cannot know him, so the
-    blocking vault check finds his identifiers in the sealed document and fails the run before anything is
-    embedded. The failure events (message, stack, causes), the check's metadata and every store hold no canary."""
+def test_a_detector_miss_is_quarantined_before_sealing_not_a_failed_partition(dv_env: Path, monkeypatch):
+    """With the batch's other people switched off (standing in for any detector miss), the neighbour's note keeps
+    the canary's name; the guard before sealing compares it with the same batch identifiers the blocking check
+    uses, so that one record becomes a `pii_leak_blocked` dead letter (named by record id and field) and the rest
+    of the partition lands: the check passes and nothing stalls."""
     monkeypatch.setattr(Anonymizer, "other_people", lambda self, records: OtherPeople({}))
+    settings, records, outcomes = _run_with_neighbour_note(monkeypatch)
+    assert [o.success for o in outcomes] == [True]
+    assert outcomes[0].checks["vault_has_no_plaintext_pii"] is True
+    vault = Vault(settings.postgres_url)
+    letters = vault.dead_letters()
+    assert [(d.record_id, d.reason_code, d.field) for d in letters] == [("neighbour-note", "pii_leak_blocked", "note")]
+    assert len(vault.partition_records(vault.partition_keys()[0])) == len(records)
+    _assert_no_canary_stored(settings, Path(os.environ["DAGSTER_HOME"]), embedded=True)
+
+
+def test_privacy_check_step_failure_carries_no_canary(dv_env: Path, monkeypatch):
+    """A step failure with the canary in play: with the batch's other people switched off AND the guard before
+    sealing bypassed (standing in for a bug in it), the neighbour's note is sealed with the canary's name; the
+    blocking vault check finds his identifiers in the sealed document and fails the run before anything is
+    embedded, naming the record and field. The failure events (message, stack, causes), the check's metadata and
+    every store hold no canary."""
+    from datavault_dagster import pipeline
+
+    monkeypatch.setattr(Anonymizer, "other_people", lambda self, records: OtherPeople({}))
+    monkeypatch.setattr(pipeline, "anonymize_parsed", lambda record, anonymizer, others=None, context=None:
+                        anonymizer.anonymize_record(record, others))
     settings, records, outcomes = _run_with_neighbour_note(monkeypatch)
     assert [o.success for o in outcomes] == [False]
     assert outcomes[0].checks["vault_has_no_plaintext_pii"] is False
@@ -356,7 +377,9 @@ def test_privacy_check_step_failure_carries_no_canary(dv_env: Path, monkeypatch)
     assert _hits(json.dumps([f.to_string() for f in failures]).encode()) == []  # message, stack and causes
     check = next(e.event_specific_data for e in events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
                  and e.event_specific_data.check_name == "vault_has_no_plaintext_pii")
-    assert check.metadata["sealed_document_hits"].value == 1  # a count, never the value
+    assert check.metadata["records_with_findings"].value == 1  # named by id and field, never the value
+    assert check.metadata["failing_record_ids"].value == "neighbour-note"
+    assert "| neighbour-note | note | batch_identifier |" in check.metadata["failing_records"].value
     assert not [e for e in events if e.step_key == "vectors__record_embeddings" and e.is_step_start]
 
     # the failed partition's raw entries stay in Redis for a re-run (by design); nothing else holds the canary

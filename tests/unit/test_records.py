@@ -165,9 +165,10 @@ def test_non_object_json(samples, payload: str) -> None:
 
 def test_sealed_non_json_plaintext(samples) -> None:
     rec = samples["finance"]
-    env = KEYRING.seal(b"\xff\xfe not json", domain="finance", record_id=rec["record_id"])
-    fields = {"record_id": rec["record_id"], "schema": "finance.v1", "sealed": base64.b64encode(env).decode()}
-    _expect("finance", fields, rec["record_id"], "sealed", "invalid_json")
+    for plaintext, code in ((b"\xff\xfe not json", "invalid_utf8"), (b"not json", "invalid_json")):
+        env = KEYRING.seal(plaintext, domain="finance", record_id=rec["record_id"])
+        fields = {"record_id": rec["record_id"], "schema": "finance.v1", "sealed": base64.b64encode(env).decode()}
+        _expect("finance", fields, rec["record_id"], "sealed", code)
 
 
 # --- payload validation -------------------------------------------------------------------------------------
