@@ -23,12 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from .detect import CARDLIKE as _CARDLIKE
-from .detect import EMAIL as _EMAIL
-from .detect import PHONE as _PHONE
-from .detect import SSN as _SSN
 from .detect import Detector, KnownPII, OtherPeople, Span, shared_detector
-from .detect import is_card as _is_card
 from .errors import LeakDetected
 from .quasi import date_shift_days, parse_written_date, shift_date, shift_written_date
 from .records import RawRecord
@@ -388,17 +383,10 @@ class AnonymizedRecord:
 
 def find_leaks(text: str, raw_values: Iterable[str]) -> list[str]:
     """Kinds of PII still present in outgoing text: known raw values and pattern hits (never the values)."""
-    kinds = []
-    low = text.lower()
-    words = sorted({v.lower() for v in raw_values if len(v) >= 3}, key=len, reverse=True)
-    if words and re.search("(?<![a-z0-9])(?:" + "|".join(map(re.escape, words)) + ")(?![a-z0-9])", low):
-        kinds.append("known_identifier")
-    for kind, pattern in (("email", _EMAIL), ("ssn", _SSN), ("phone", _PHONE)):
-        if pattern.search(text):
-            kinds.append(kind)
-    if any(_is_card(m.group(0)) for m in _CARDLIKE.finditer(text)):
-        kinds.append("card")
-    return kinds
+    from .leaks import OWN_MIN_LEN, IdentifierMatcher, pattern_kinds
+
+    kinds = ["known_identifier"] if IdentifierMatcher(raw_values, OWN_MIN_LEN).search(text) else []
+    return kinds + pattern_kinds(text)
 
 
 def guard(text: str, raw_values: Iterable[str], where: str) -> str:

@@ -96,8 +96,55 @@ def aba_ok(digits: str) -> bool:
 # --- the record's own identifiers ---------------------------------------------------------------------------------
 
 
+# --- whole values: where a matched value may start and end --------------------------------------------------------
+# A character continues a value when it is of the same kind as the value's edge: a decimal digit next to a digit, a
+# letter of a script written with spaces next to such a letter. Anything else separates: punctuation, "_",
+# superscripts ("Lee¹", "(395)847-7116¹") and letters of scripts written without spaces ("患者Destiny Lang来访").
+# The regexes (lookarounds) and the automata (`joins`) use this one definition, so the anonymizer, the leak guard
+# and the checks agree on what a whole value is.
+_LETTER = ("[^\\W\\d_\u00b2\u00b3\u00b9\u00bc-\u00be\u2070-\u209f\u2150-\u218f\u2460-\u24ff\u2776-\u2793"
+           "\u2e80-\U0010ffff]")
+_LETTER_RE = re.compile(_LETTER)
+_DIGIT = r"\d"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _edge_class(c: str) -> str | None:
+    if c.isdecimal():
+        return _DIGIT
+    if _LETTER_RE.match(c):
+        return _LETTER
+    return None
+
+
+def joins(edge: str, neighbour: str) -> bool:
+    """True if `neighbour` continues the word or number that ends (or starts) with `edge`."""
+    kind = _edge_class(edge)
+    if kind is None:
+        return False
+    return neighbour.isdecimal() if kind == _DIGIT else bool(_LETTER_RE.match(neighbour))
+
+
+def whole_at(text: str, start: int, stop: int, value: str) -> bool:
+    """True if `text[start:stop]` (an occurrence of `value`) is a whole value, not part of a longer word or number."""
+    return not ((start and joins(value[0], text[start - 1])) or (stop < len(text) and joins(value[-1], text[stop])))
+
+
+def whole_pattern(pattern: str, value: str) -> str:
+    """`pattern` (matching `value`) with lookarounds that let it match only as a whole value."""
+    before, after = _edge_class(value[0]), _edge_class(value[-1])
+    return (f"(?<!{before})" if before else "") + pattern + (f"(?!{after})" if after else "")
+
+
+def fold(text: str) -> str:
+    """Lower-case without changing any offset ("İ".lower() is two characters: such characters stay as they are)."""
+    if text.isascii():
+        return text.lower()
+    return "".join(low if len(low := c.lower()) == 1 else c for c in text)
+
+
 def _name_pattern(part: str) -> str:
-    return r"\b" + r"\s+".join(re.escape(p) for p in part.split()) + r"\b"
+    return whole_pattern(r"\s+".join(re.escape(p) for p in part.split()), part)
 
 
 @dataclass
@@ -145,7 +192,7 @@ class KnownPII:
         raws = sorted(self.value_tokens, key=len, reverse=True)
         if not raws:
             return None
-        return re.compile(r"(?<![\w])(?:" + "|".join(re.escape(r) for r in raws) + r")(?![\w])", re.I)
+        return re.compile("|".join(whole_pattern(re.escape(r), r) for r in raws), re.I)
 
     @cached_property
     def name_regexes(self) -> list[tuple[str, re.Pattern[str]]]:
@@ -173,7 +220,7 @@ class OtherPeople:
     def __init__(self, values: dict[str, str]) -> None:
         import ahocorasick
 
-        self.tokens = {raw.lower(): token for raw, token in values.items() if len(raw) >= 4}
+        self.tokens = {fold(raw): token for raw, token in values.items() if len(raw) >= 4}
         self._automaton = ahocorasick.Automaton()
         for raw, token in self.tokens.items():
             self._automaton.add_word(raw, (len(raw), token))
@@ -187,20 +234,15 @@ class OtherPeople:
         """Every whole-value occurrence in `text` (overlaps are left to `resolve`)."""
         if not self.tokens:
             return []
-        # lower-case character by character so offsets stay those of `text` ("İ".lower() is two characters)
-        folded = "".join(c if len(low := c.lower()) != 1 else low for c in text)
+        folded = fold(text)
         out = []
         for end, (length, token) in self._automaton.iter(folded):
             start, stop = end + 1 - length, end + 1
-            if (start and _wordish(text[start - 1])) or (stop < len(text) and _wordish(text[stop])):
+            if not whole_at(folded, start, stop, folded[start:stop]):
                 continue  # inside a longer word or number
             entity = "PERSON" if token.startswith("P-") else token_entity(token)
             out.append(Span(start, stop, entity, 1.0, "known", replacement=token))
         return out
-
-
-def _wordish(c: str) -> bool:
-    return c.isalnum() or c == "_"
 
 
 _TOKEN_ENTITY = {
@@ -663,6 +705,8 @@ class Detector:
         """`detect` for several texts of one record, running NER over them as one batch."""
         self.load()
         use_ner = self.ner if ner is None else ner and self.ner
+        # a lone surrogate is no text spaCy or Presidio can encode; U+FFFD keeps every offset
+        texts = [_SURROGATE.sub("\ufffd", t) if _SURROGATE.search(t) else t for t in texts]
         try:
             stage = "ner"
             people = self._people(texts) if use_ner else [[] for _ in texts]
@@ -691,7 +735,9 @@ class Detector:
         if known is not None:
             if known.value_regex is not None:
                 for m in known.value_regex.finditer(text):
-                    token = known.value_tokens[m.group(0).lower()]
+                    token = known.value_tokens.get(m.group(0).lower())
+                    if token is None:  # a case fold that changes length ("İ"): the automata still find it
+                        continue
                     spans.append(Span(m.start(), m.end(), token_entity(token), 1.0, "known", replacement=token))
             for full, pattern in known.name_regexes:
                 for m in pattern.finditer(text):

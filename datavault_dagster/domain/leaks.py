@@ -2,8 +2,9 @@
 
 The guard before sealing and the blocking checks after it call the same functions with the same identifier
 lists (`record_leaks`), so a record that would fail a check is quarantined before it is sealed, and a check
-fails only for something that truly slipped through. Matching is whole-value and case-insensitive on token
-boundaries: a city "Lake" is not found inside "Lakewood", a name part "Ann" not inside "Annual". Findings
+fails only for something that truly slipped through. Matching is whole-value and case-insensitive (`detect.joins`
+says where a value ends): a city "Lake" is not found inside "Lakewood", a name part "Ann" not inside "Annual",
+but a phone before "_", a superscript or a Chinese character is found. Findings
 name the field and the kind, never the value.
 """
 
@@ -13,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .detect import CARDLIKE, EMAIL, PHONE, SSN, is_card
+from .detect import CARDLIKE, EMAIL, PHONE, SSN, fold, is_card, whole_at
 
 OWN_MIN_LEN = 3  # a record's own identifiers, single name parts included ("Ann" in her own note is her)
 BATCH_MIN_LEN = 4  # other records' whole identifiers (full names, numbers, streets, cities)
@@ -25,17 +26,6 @@ class Leak:
 
     field: str
     kind: str  # own_identifier, batch_identifier, email, ssn, phone, card
-
-
-def fold(text: str) -> str:
-    """Lower-case without changing any offset ("İ".lower() is two characters: such characters stay as they are)."""
-    if text.isascii():
-        return text.lower()
-    return "".join(low if len(low := c.lower()) == 1 else c for c in text)
-
-
-def _wordish(c: str) -> bool:
-    return c.isalnum() or c == "_"
 
 
 class IdentifierMatcher:
@@ -61,9 +51,8 @@ class IdentifierMatcher:
         folded = fold(text)
         for end, length in self._automaton.iter(folded):
             start, stop = end + 1 - length, end + 1
-            if (start and _wordish(folded[start - 1])) or (stop < len(folded) and _wordish(folded[stop])):
-                continue
-            return True
+            if whole_at(folded, start, stop, folded[start:stop]):
+                return True
         return False
 
 

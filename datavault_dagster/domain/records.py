@@ -136,6 +136,16 @@ def _depth_exceeds(value: Any, limit: int) -> bool:
     return False
 
 
+def _has_lone_surrogate(payload: Any) -> bool:
+    try:
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except (ValueError, RecursionError):
+        return False  # too deep: the depth check names it
+    return False
+
+
 def decode_json(record_id: str, field: str, raw: bytes) -> dict[str, Any]:
     """Strict JSON of a record: UTF-8 (a leading BOM is allowed), no duplicate keys, no NaN/Infinity, no numbers
     Python cannot read, at most `MAX_DEPTH` levels, an object. Raises `InvalidRecord` naming the field only."""
@@ -158,6 +168,8 @@ def decode_json(record_id: str, field: str, raw: bytes) -> dict[str, Any]:
         raise InvalidRecord(record_id, field, "invalid_json") from None
     except ValueError:  # an integer longer than Python's int_max_str_digits
         raise InvalidRecord(record_id, field, "invalid_number", "integer too long") from None
+    if ("\\ud" in text or "\\uD" in text) and _has_lone_surrogate(payload):  # "\\ud800" escapes decode to no text
+        raise InvalidRecord(record_id, field, "invalid_unicode", "lone surrogate")
     if _depth_exceeds(payload, MAX_DEPTH):
         raise InvalidRecord(record_id, field, "too_deep", f"over {MAX_DEPTH} levels")
     if not isinstance(payload, dict):
