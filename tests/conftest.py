@@ -7,6 +7,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import psycopg
 import pytest
 import redis
 
-from tests.support import embedded_home
+from tests.support import embedded_home, embedded_servers
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -41,29 +42,30 @@ def _with_database(url: str, dbname: str) -> str:
 
 @pytest.fixture(scope="session")
 def servers() -> Iterator[Servers]:
-    """DATAVAULT_TEST_REDIS_URL / DATAVAULT_TEST_POSTGRES_URL if set, else embedded servers (never skipped)."""
-    from datavault_dagster.services import embedded
+    """DATAVAULT_TEST_REDIS_URL / DATAVAULT_TEST_POSTGRES_URL if set, else embedded servers (never skipped).
 
+    Embedded servers run under a child process of their own (tests.support.embedded_servers), so no test
+    can stop them: `datavault_dagster.cli.main` releases every embedded server of the process it runs in.
+    """
     redis_url = os.environ.get("DATAVAULT_TEST_REDIS_URL")
     admin_pg = os.environ.get("DATAVAULT_TEST_POSTGRES_URL")
-    home = embedded_home("datavault-test-servers-")
     kind = "configured" if redis_url and admin_pg else "embedded"
-    if not redis_url:
-        redis_url = embedded.start_redis(home)
-    if not admin_pg:
-        admin_pg = embedded.start_postgres(home)
-    # a database of our own, so tests never touch anything else on a shared server
-    dbname = f"datavault_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_pg, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{dbname}"')
-    try:
-        yield Servers(redis_url, _with_database(admin_pg, dbname), kind)
-    finally:
-        if kind == "configured":  # an embedded server is thrown away whole
+    with ExitStack() as stack:
+        if not (redis_url and admin_pg):
+            home = embedded_home("datavault-test-servers-")
+            stack.callback(shutil.rmtree, home, ignore_errors=True)  # runs after the servers stopped
+            urls = stack.enter_context(embedded_servers(home))
+            redis_url = redis_url or urls["redis_url"]
+            admin_pg = admin_pg or urls["postgres_url"]
+        # a database of our own, so tests never touch anything else on a shared server
+        dbname = f"datavault_test_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(admin_pg, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+        try:
+            yield Servers(redis_url, _with_database(admin_pg, dbname), kind)
+        finally:
             with psycopg.connect(admin_pg, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-        embedded.stop(home)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture
