@@ -149,13 +149,13 @@ def _print_answer(answer, out=sys.stdout) -> None:  # noqa: ANN001
 # --- status --------------------------------------------------------------------------------------
 
 def status(settings: Settings) -> dict:
-    """Counts per domain: raw stream length, vault records, dead letters, vectors; partitions and lag."""
+    """Counts per domain: raw stream length, vault records, dead letters, vectors; partitions, lag, failures."""
     import dagster as dg
 
     from . import runtime
     from .domain.batches import last_planned_id
     from .domain.records import DOMAINS
-    from .orchestrate import ensure_dagster_home, load_definitions, pending_partitions
+    from .orchestrate import ensure_dagster_home, partition_states
     from .services.streams import Streams
     from .services.vault import Vault
     from .services.vectors import VectorStore
@@ -166,11 +166,16 @@ def status(settings: Settings) -> dict:
     vault.ensure_schema()
     counts = vault.counts()
     vectors = VectorStore(settings.lancedb_uri)
-    defs = load_definitions()
     with dg.DagsterInstance.get() as instance:
         keys = instance.get_dynamic_partitions("stream_batches")
-        pending = pending_partitions(instance, defs)
-    report: dict = {"partitions": len(keys), "partitions_pending": len(pending), "domains": {}}
+        states = partition_states(instance)
+        failed = [_failed_partition(instance, s) for s in states.values() if s.status == "failed"]
+    by_status = {name: sum(s.status == name for s in states.values())
+                 for name in ("pending", "running", "succeeded", "failed")}
+    report: dict = {"partitions": len(keys), "partitions_pending": by_status["pending"] + sum(
+        s.retryable for s in states.values()), "partitions_by_status": by_status, "partitions_failed": failed,
+        "domains": {}}
+    letters = vault.dead_letter_reasons()
     for domain in DOMAINS:
         planned = last_planned_id(domain, keys)
         report["domains"][domain] = {
@@ -178,14 +183,99 @@ def status(settings: Settings) -> dict:
             "unplanned_entries (lag)": len(streams.ids_after(domain, planned, 1_000_000)),
             "vault_records": counts.get(domain, {}).get("records", 0),
             "dead_letters": counts.get(domain, {}).get("dead_letters", 0),
+            "dead_letters_by_reason": letters.get(domain, {}),
             "dead_letter_stream": streams.dead_letter_length(domain),
         }
+    report["unknown_streams"] = streams.unknown_streams(DOMAINS)
     report["vectors"] = vectors.count()
     report["records_per_key_id"] = vault.key_id_counts()
     report["subject_keys_per_key_id"] = vault.subject_key_counts()
     report["erasures"] = len(vault.erasure_receipts())
     vault.close()
+    streams.close()
     return report
+
+
+def _failed_partition(instance, state) -> dict:  # noqa: ANN001
+    """A failed partition for operators: its runs, and the checks that failed with the records they name."""
+    from .orchestrate import MAX_ATTEMPTS, failed_checks
+
+    checks = failed_checks(instance, state.last_run_id) if state.last_run_id else {}
+    return {
+        "partition_key": state.partition_key,
+        "failed_runs": state.attempts,
+        "retried_by_process": state.retryable,
+        "gave_up": state.attempts >= MAX_ATTEMPTS,
+        "last_run_id": state.last_run_id,
+        "failed_checks": {name: {k: v for k, v in meta.items() if k != "failing_records"}
+                          for name, meta in checks.items()},
+    }
+
+
+def partitions(settings: Settings, which: str | None = None) -> list[dict]:
+    """Every partition's state (or only those with status `which`); failed ones with their failed checks."""
+    import dagster as dg
+
+    from .orchestrate import ensure_dagster_home, partition_states
+
+    ensure_dagster_home(settings.home)
+    with dg.DagsterInstance.get() as instance:
+        states = [s for s in partition_states(instance).values() if which is None or s.status == which]
+        return [_failed_partition(instance, s) | {"status": s.status} if s.status == "failed" else
+                {"partition_key": s.partition_key, "status": s.status, "last_run_id": s.last_run_id}
+                for s in states]
+
+
+def retry_partitions(settings: Settings, keys: Sequence[str]) -> int:
+    """Run the given partitions once more (after a fix), whatever their earlier attempts; 0 if all succeed."""
+    import dagster as dg
+
+    from .orchestrate import ensure_dagster_home, load_definitions, partition_states, run_partition
+
+    ensure_dagster_home(settings.home)
+    defs = load_definitions()
+    failures = 0
+    with dg.DagsterInstance.get() as instance:
+        known = partition_states(instance)
+        for key in keys:
+            if key not in known:
+                print(f"no such partition: {key}", file=sys.stderr)
+                failures += 1
+                continue
+            outcome = run_partition(instance, defs, key)
+            print(f"{key}: {'succeeded' if outcome.success else 'failed'} (run {outcome.run_id})")
+            failures += not outcome.success
+    return 1 if failures else 0
+
+
+def dead_letters_command(settings: Settings, args: argparse.Namespace) -> int:
+    """`datavault deadletters [list|replay]` with filters."""
+    from . import runtime
+    from .deadletters import list_letters, replay, select
+    from .services.streams import Streams
+    from .services.vault import Vault
+
+    vault = Vault(runtime.postgres_url(settings))
+    vault.ensure_schema()
+    filters = {"domain": args.domain, "partition_key": args.partition, "reason": args.reason,
+               "stream_ids": args.stream_id or ()}
+    try:
+        if args.action == "list":
+            print(json.dumps(list_letters(vault, **filters), indent=2))
+            return 0
+        if not (args.all or args.domain or args.partition or args.reason or args.stream_id):
+            print("replay what? give --reason, --partition, --domain, --stream-id or --all", file=sys.stderr)
+            return 2
+        streams = Streams(runtime.redis_url(settings))
+        try:
+            report = replay(select(vault, **filters), vault, streams, runtime.keyring_for(settings))
+        finally:
+            streams.close()
+        print(json.dumps({"replayed": report.replayed, "unopenable": report.unopenable,
+                          "next": "run `datavault process` (or let the sensor pick them up)"}, indent=2))
+        return 0 if not report.unopenable else 1
+    finally:
+        vault.close()
 
 
 # --- forget ----------------------------------------------------------------------------------------
@@ -575,7 +665,23 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--jsonl", action="store_true", help="one record per line (healthcare.v1 or finance.v1)")
     an.add_argument("--domain", choices=["healthcare", "finance"], help="domain of --jsonl records")
 
-    sub.add_parser("status", help="counts, lag and dead letters")
+    sub.add_parser("status", help="counts, lag, dead letters by reason and failed partitions (with the records "
+                                  "their checks name)")
+
+    pa = sub.add_parser("partitions", help="stream-range partitions and their state; retry failed ones")
+    pa.add_argument("--failed", action="store_true", help="only failed partitions, with their failed checks")
+    pa.add_argument("--status", choices=["pending", "running", "succeeded", "failed"])
+    pasub = pa.add_subparsers(dest="partitions_command")
+    pr_ = pasub.add_parser("retry", help="run partitions once more (after a fix), whatever their earlier attempts")
+    pr_.add_argument("keys", nargs="+", metavar="PARTITION_KEY")
+
+    dl = sub.add_parser("deadletters", help="list dead letters (ids, reason codes, fields) or replay them after a fix")
+    dl.add_argument("action", nargs="?", choices=["list", "replay"], default="list")
+    dl.add_argument("--domain", choices=["healthcare", "finance"])
+    dl.add_argument("--partition", help="only this partition's dead letters")
+    dl.add_argument("--reason", help="only this reason code (e.g. pii_leak_blocked, invalid_json)")
+    dl.add_argument("--stream-id", action="append", help="only this original stream id (repeatable)")
+    dl.add_argument("--all", action="store_true", help="replay: every dead letter")
 
     f = sub.add_parser("forget", help="right to erasure: shred subjects' keys and remove every trace; print the "
                                       "receipt (JSON), or for a batch the summary and one receipt per subject")
@@ -634,6 +740,12 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         return 1 if rejected else 0
     elif args.command == "status":
         print(json.dumps(status(settings), indent=2))
+    elif args.command == "partitions" and args.partitions_command == "retry":
+        return retry_partitions(settings, args.keys)
+    elif args.command == "partitions":
+        print(json.dumps(partitions(settings, "failed" if args.failed else args.status), indent=2))
+    elif args.command == "deadletters":
+        return dead_letters_command(settings, args)
     elif args.command == "forget":
         return _forget_command(settings, args)
     elif args.command == "keys" and args.keys_command == "list":

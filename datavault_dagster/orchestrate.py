@@ -11,7 +11,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from .domain.batches import StreamRange, parse_stream_id
 from .domain.records import DOMAINS
+from .services.streams import Streams
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +71,71 @@ def evaluate_sensor(instance: dg.DagsterInstance, defs: dg.Definitions) -> list[
     return keys
 
 
-def pending_partitions(instance: dg.DagsterInstance, defs: dg.Definitions) -> list[str]:
-    """Partitions whose vectors were never materialized successfully (new, or failed earlier)."""
-    job = defs.resolve_job_def(JOB)
-    partitions_def = job.partitions_def
-    assert partitions_def is not None
-    all_keys = instance.get_dynamic_partitions(partitions_def.name)  # type: ignore[attr-defined]
-    done = instance.get_materialized_partitions(dg.AssetKey(["vectors", "record_embeddings"]))
-    return [k for k in all_keys if k not in done]
+MAX_ATTEMPTS = 3  # runs of one partition that fail with an error (not a failed check) before it is left failed
+BACKOFF_S = 2.0  # seconds before the 2nd attempt, doubled for each further one
+_ACTIVE = {dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+           dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING}
+
+
+@dataclass
+class PartitionState:
+    """Where one stream-range partition stands, from the runs of `ingest_partition` recorded for it."""
+
+    partition_key: str
+    status: str  # "pending" (no run yet), "running", "succeeded", "failed"
+    attempts: int = 0  # failed runs since its last success
+    last_run_id: str | None = None
+
+    @property
+    def retryable(self) -> bool:
+        """Failed, but fewer times than MAX_ATTEMPTS: the next `process` runs it again."""
+        return self.status == "failed" and self.attempts < MAX_ATTEMPTS
+
+
+def partition_states(instance: dg.DagsterInstance) -> dict[str, PartitionState]:
+    """Every known partition with its state (one query for all runs of the job, newest first)."""
+    keys = instance.get_dynamic_partitions("stream_batches")
+    states = {k: PartitionState(k, "pending") for k in keys}
+    settled: set[str] = set()
+    for run in instance.get_runs(dg.RunsFilter(job_name=JOB)):
+        key = run.tags.get("dagster/partition")
+        state = states.get(key) if key else None
+        if state is None or key in settled:
+            continue
+        if state.last_run_id is None:
+            state.last_run_id = run.run_id
+            if run.status in _ACTIVE:
+                state.status = "running"
+                settled.add(key)
+                continue
+        if run.status == dg.DagsterRunStatus.SUCCESS:
+            if state.status == "pending":
+                state.status = "succeeded"
+            settled.add(key)
+        elif run.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
+            state.status = "failed"
+            state.attempts += 1
+    return states
+
+
+def pending_partitions(instance: dg.DagsterInstance, defs: dg.Definitions | None = None) -> list[str]:
+    """Partitions to run now: never run, or failed fewer than MAX_ATTEMPTS times (in planning order)."""
+    return [k for k, s in partition_states(instance).items() if s.status == "pending" or s.retryable]
+
+
+def failed_partitions(instance: dg.DagsterInstance) -> list[PartitionState]:
+    """Partitions whose latest run failed (retried up to MAX_ATTEMPTS; after that they wait for an operator)."""
+    return [s for s in partition_states(instance).values() if s.status == "failed"]
+
+
+def failed_checks(instance: dg.DagsterInstance, run_id: str) -> dict[str, dict[str, object]]:
+    """The failed asset checks of a run and their metadata (record ids and fields, never values)."""
+    out: dict[str, dict[str, object]] = {}
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = record.dagster_event.event_specific_data  # type: ignore[union-attr]
+        if not evaluation.passed:  # type: ignore[union-attr]
+            out[evaluation.check_name] = {k: v.value for k, v in evaluation.metadata.items()}  # type: ignore[union-attr]
+    return out
 
 
 def run_partition(instance: dg.DagsterInstance, defs: dg.Definitions, partition_key: str) -> RunOutcome:
@@ -96,38 +155,90 @@ def run_partition(instance: dg.DagsterInstance, defs: dg.Definitions, partition_
             ev = event.event_specific_data  # type: ignore[assignment]
             outcome.checks[ev.check_name] = ev.passed  # type: ignore[union-attr]
     if result.success:
-        from . import runtime
-        from .defs.sensors import trim_partition
-        from .services.settings import Settings
-        from .services.streams import Streams
-
-        streams = Streams(runtime.redis_url(Settings.from_env()))
-        trim_partition(partition_key, streams)
-        streams.close()
+        streams = _streams()
+        try:
+            streams.delete_range(StreamRange.from_partition_key(partition_key))
+        finally:
+            streams.close()
     return outcome
 
 
+def _data_failure(outcome: RunOutcome) -> bool:
+    """A run stopped by a failed blocking check: the same data fails the same way, so retrying cannot help."""
+    return any(passed is False for passed in outcome.checks.values())
+
+
+def run_with_retries(instance: dg.DagsterInstance, defs: dg.Definitions, partition_key: str,
+                     attempts_so_far: int = 0, sleep=time.sleep) -> RunOutcome:  # noqa: ANN001
+    """Run a partition; a run that fails with an error (Redis or PostgreSQL away, a killed worker) is retried with
+    exponential backoff until MAX_ATTEMPTS runs have failed; a failed blocking check is not retried."""
+    attempt = attempts_so_far
+    while True:
+        outcome = run_partition(instance, defs, partition_key)
+        attempt += 1
+        if outcome.success or _data_failure(outcome) or attempt >= MAX_ATTEMPTS:
+            return outcome
+        delay = BACKOFF_S * 2 ** (attempt - attempts_so_far - 1)
+        log.warning("run %s of partition %s failed (attempt %d of %d); retrying in %.0f s", outcome.run_id,
+                    partition_key, attempt, MAX_ATTEMPTS, delay)
+        sleep(delay)
+
+
+def trim_succeeded(instance: dg.DagsterInstance, streams: Streams) -> int:
+    """Delete the raw entries still left in Redis for partitions whose latest run succeeded (a trim that a crash
+    interrupted); returns the entries deleted. Ranges before the stream's first entry cost nothing."""
+    firsts = {d: streams.first_id(d) for d in DOMAINS}
+    deleted = 0
+    for state in partition_states(instance).values():
+        if state.status != "succeeded":
+            continue
+        rng = StreamRange.from_partition_key(state.partition_key)
+        first = firsts.get(rng.domain)
+        if first is not None and parse_stream_id(rng.end) >= parse_stream_id(first):
+            deleted += streams.delete_range(rng)
+    return deleted
+
+
 def process(home: Path, progress: bool = True) -> list[RunOutcome]:
-    """Evaluate the sensor until no new entries remain and run every pending partition to completion."""
+    """Evaluate the sensor until no new entries remain and run every pending partition to completion.
+
+    A partition whose earlier runs failed is retried (up to MAX_ATTEMPTS failed runs in all); raw entries of
+    partitions that succeeded but were not trimmed (a crash in between) are trimmed."""
     ensure_dagster_home(home)
     defs = load_definitions()
     outcomes: list[RunOutcome] = []
     with dg.DagsterInstance.get() as instance:
         while True:
             evaluate_sensor(instance, defs)
-            pending = pending_partitions(instance, defs)
-            pending = [k for k in pending if k not in {o.partition_key for o in outcomes}]
+            states = partition_states(instance)
+            done = {o.partition_key for o in outcomes}
+            pending = [s for k, s in states.items() if k not in done and (s.status == "pending" or s.retryable)]
             if not pending:
                 break
             bar = _bar(len(pending), "partitions", progress)
-            for key in pending:
-                outcome = run_partition(instance, defs, key)
+            for state in pending:
+                outcome = run_with_retries(instance, defs, state.partition_key, state.attempts)
                 outcomes.append(outcome)
                 if not outcome.success:
-                    log.error("run %s for partition %s failed; its raw entries are kept", outcome.run_id, key)
+                    log.error("partition %s failed (run %s); its raw entries are kept: see `datavault partitions "
+                              "--failed`", state.partition_key, outcome.run_id)
                 bar.update(1)
             bar.close()
+        streams = _streams()
+        try:
+            trimmed = trim_succeeded(instance, streams)
+        finally:
+            streams.close()
+        if trimmed:
+            log.info("trimmed %d raw entries of partitions that had succeeded before", trimmed)
     return outcomes
+
+
+def _streams() -> Streams:
+    from . import runtime
+    from .services.settings import Settings
+
+    return Streams(runtime.redis_url(Settings.from_env()))
 
 
 def _bar(total: int, unit: str, enabled: bool):  # noqa: ANN202

@@ -9,6 +9,10 @@ from ..services.settings import Settings
 from .partitions import stream_batches
 from .resources import EmbedderResource, KeyringResource, LanceDBResource, RedisResource, VaultResource
 
+# a record's own problems never raise (they become dead letters), so a step that raises met Redis, PostgreSQL or
+# LanceDB failing: try again, 2 s then 4 s later; after that the run fails and is retried as a whole
+INFRA_RETRY = dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL)
+
 raw_streams = [
     dg.AssetSpec(
         key=dg.AssetKey(["raw", f"{domain}_stream"]),
@@ -27,6 +31,7 @@ raw_streams = [
     group_name="vault",
     kinds={"postgres"},
     description="Anonymized records sealed with AES-256-GCM envelopes in datavault.records; bad input to dead letters.",
+    retry_policy=INFRA_RETRY,
 )
 def encrypted_records(
     context: dg.AssetExecutionContext, redis: RedisResource, vault: VaultResource, keys: KeyringResource
@@ -70,6 +75,7 @@ def encrypted_records(
     group_name="vectors",
     kinds={"lancedb"},
     description="all-MiniLM-L6-v2 vectors of the anonymized records in LanceDB (ids and vectors only, no text).",
+    retry_policy=INFRA_RETRY,
 )
 def record_embeddings(
     context: dg.AssetExecutionContext,

@@ -49,3 +49,15 @@ def trim_ingested_ranges(context: dg.RunStatusSensorContext, redis: RedisResourc
     """Raw PII leaves Redis only after its run (and its blocking privacy checks) succeeded."""
     deleted = trim_partition(context.dagster_run.tags.get("dagster/partition"), redis.streams())
     context.log.info(f"trimmed {deleted} raw entries")
+
+
+@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Trims raw entries that partitions which already succeeded left in Redis (a trim that a crash "
+                       "or a daemon restart interrupted). Never touches a partition that has not succeeded.")
+def reconcile_trims(context: dg.SensorEvaluationContext, redis: RedisResource) -> dg.SkipReason:
+    """Raw PII of finished partitions leaves Redis even if the run-status sensor missed their success."""
+    from ..orchestrate import trim_succeeded
+
+    deleted = trim_succeeded(context.instance, redis.streams())
+    return dg.SkipReason(f"trimmed {deleted} left-over raw entries of succeeded partitions" if deleted
+                         else "no left-over raw entries")

@@ -119,6 +119,21 @@ class Streams:
         """Entries currently in a domain's raw stream."""
         return int(self.client.xlen(raw_stream(domain)))
 
+    def first_id(self, domain: str) -> str | None:
+        """Id of the oldest entry still in a domain's raw stream."""
+        rows = self.client.xrange(raw_stream(domain), count=1)
+        return rows[0][0].decode() if rows else None
+
+    def unknown_streams(self, domains: Iterable[str]) -> dict[str, int]:
+        """Raw streams of domains DataVault does not process (`datavault:raw:<other>`) and their lengths."""
+        known = {raw_stream(d) for d in domains}
+        out = {}
+        for key in self.client.scan_iter(match=f"{RAW_PREFIX}*", count=1000):
+            name = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+            if name not in known and self.client.type(key) in (b"stream", "stream"):
+                out[name] = int(self.client.xlen(key))
+        return dict(sorted(out.items()))
+
     def last_id(self, domain: str) -> str | None:
         """Id of the newest entry in a domain's raw stream."""
         rows = self.client.xrevrange(raw_stream(domain), count=1)
@@ -149,6 +164,12 @@ class Streams:
         key = dead_letter_stream(domain) if dead_letters else raw_stream(domain)
         ids = list(ids)
         return sum(self.client.xdel(key, *ids[i : i + 1000]) for i in range(0, len(ids), 1000))
+
+    def delete_dead_letter_entries(self, domain: str, original_ids: Iterable[str]) -> int:
+        """XDEL the dead-letter stream entries of the given original stream ids (field `stream_id`)."""
+        wanted = set(original_ids)
+        ids = [e.stream_id for e in self.scan(domain, dead_letters=True) if e.fields.get("stream_id") in wanted]
+        return self.delete_ids(domain, ids, dead_letters=True)
 
     def replace_dead_letter(self, domain: str, stream_id: str, fields: dict[str, str]) -> str:
         """Atomically re-add a dead-letter entry with new fields (e.g. re-sealed) and drop the old one."""

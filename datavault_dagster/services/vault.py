@@ -638,6 +638,14 @@ class Vault:
             out.setdefault(domain, {})["dead_letters"] = n
         return out
 
+    def dead_letter_reasons(self) -> dict[str, dict[str, int]]:
+        """Dead letters per domain and reason code."""
+        out: dict[str, dict[str, int]] = {}
+        for domain, reason, n in self.conn.execute(
+                "SELECT domain, reason_code, count(*) FROM datavault.dead_letters GROUP BY 1, 2 ORDER BY 1, 2"):
+            out.setdefault(domain, {})[reason] = n
+        return out
+
     def key_id_counts(self, partition_key: str | None = None) -> dict[str, int]:
         """Records per master key id (all, or of one partition)."""
         sql = "SELECT key_id, count(*) FROM datavault.records"
