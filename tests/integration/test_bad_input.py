@@ -239,6 +239,13 @@ def payload_invalid_utf8_in_note(c: Ctx) -> list[Planted]:
 
 
 @kind()
+def lone_surrogate_escape_in_note(c: Ctx) -> list[Planted]:
+    text = json.dumps(c.record()).replace("Follow-up", "Follow\\ud800-up")  # valid JSON grammar, no Unicode text
+    assert "\\ud800" in text
+    return [c.dead(c.entry(c.record(), payload=text), "invalid_unicode", "payload")]
+
+
+@kind()
 def payload_too_large_record(c: Ctx) -> list[Planted]:
     rec = c.record()
     rec["note"] = (CANARY_TEXT + ". ") * (3 * MIB // len(CANARY_TEXT))  # ~3 MiB, otherwise a valid record
