@@ -248,6 +248,29 @@ def retry_partitions(settings: Settings, keys: Sequence[str]) -> int:
     return 1 if failures else 0
 
 
+def quarantine_partitions(settings: Settings, keys: Sequence[str]) -> int:
+    """Move the leaking records of each partition to the dead letters (see `deadletters.quarantine_partition`)."""
+    from . import runtime
+    from .deadletters import quarantine_partition
+    from .services.streams import Streams
+    from .services.vault import Vault
+
+    keyring = runtime.keyring_for(settings)
+    vault = Vault(runtime.postgres_url(settings))
+    vault.ensure_schema()
+    streams = Streams(runtime.redis_url(settings))
+    try:
+        reports = [quarantine_partition(key, streams, vault, keyring, runtime.anonymizer_for(keyring)) for key in keys]
+    finally:
+        streams.close()
+        vault.close()
+    print(json.dumps([{"partition_key": r.partition_key, "findings": r.findings, "quarantined": r.quarantined,
+                       "raw_entry_missing": r.raw_entry_missing} for r in reports], indent=2))
+    print("next: `datavault partitions retry KEY`; after fixing the detector, `datavault deadletters replay "
+          "--reason pii_leak_blocked`", file=sys.stderr)
+    return 0
+
+
 def dead_letters_command(settings: Settings, args: argparse.Namespace) -> int:
     """`datavault deadletters [list|replay]` with filters."""
     from . import runtime
@@ -674,6 +697,9 @@ def build_parser() -> argparse.ArgumentParser:
     pasub = pa.add_subparsers(dest="partitions_command")
     pr_ = pasub.add_parser("retry", help="run partitions once more (after a fix), whatever their earlier attempts")
     pr_.add_argument("keys", nargs="+", metavar="PARTITION_KEY")
+    pq = pasub.add_parser("quarantine", help="move the records a failed privacy check names from the vault to the "
+                                             "dead letters (pii_leak_blocked), so a retry of the partition passes")
+    pq.add_argument("keys", nargs="+", metavar="PARTITION_KEY")
 
     dl = sub.add_parser("deadletters", help="list dead letters (ids, reason codes, fields) or replay them after a fix")
     dl.add_argument("action", nargs="?", choices=["list", "replay"], default="list")
@@ -742,6 +768,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps(status(settings), indent=2))
     elif args.command == "partitions" and args.partitions_command == "retry":
         return retry_partitions(settings, args.keys)
+    elif args.command == "partitions" and args.partitions_command == "quarantine":
+        return quarantine_partitions(settings, args.keys)
     elif args.command == "partitions":
         print(json.dumps(partitions(settings, "failed" if args.failed else args.status), indent=2))
     elif args.command == "deadletters":

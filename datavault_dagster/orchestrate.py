@@ -118,6 +118,13 @@ def partition_states(instance: dg.DagsterInstance) -> dict[str, PartitionState]:
     return states
 
 
+def partition_states_for(home: Path) -> dict[str, PartitionState]:
+    """`partition_states` on the instance of a data directory (DAGSTER_HOME, default <home>/dagster)."""
+    ensure_dagster_home(home)
+    with dg.DagsterInstance.get() as instance:
+        return partition_states(instance)
+
+
 def pending_partitions(instance: dg.DagsterInstance, defs: dg.Definitions | None = None) -> list[str]:
     """Partitions to run now: never run, or failed fewer than MAX_ATTEMPTS times (in planning order)."""
     return [k for k, s in partition_states(instance).items() if s.status == "pending" or s.retryable]

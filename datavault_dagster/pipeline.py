@@ -76,7 +76,7 @@ class EmbedReport:
     seconds: float = 0.0
 
 
-def _dead_letter_payload(entry: Entry) -> bytes:
+def dead_letter_payload(entry: Entry) -> bytes:
     # ASCII JSON: bytes that were not UTF-8 stay as \\udcxx escapes, so `dead_letter_fields` gives them back exactly
     return json.dumps(entry.fields, sort_keys=True).encode()
 
@@ -192,13 +192,17 @@ def seal_partition(
     parsed, rejected = parse_range(rng, streams, keyring)
     report.entries_read = len(parsed) + len(rejected)
     context = leak_context((record for _, record in parsed), anonymizer)
+    # an entry already dead-lettered (by an earlier run, or quarantined by an operator) is never sealed on a re-run
+    settled = vault.dead_letter_stream_ids(rng.domain, [entry.stream_id for entry, _ in parsed])
+    if settled:
+        parsed = [(entry, record) for entry, record in parsed if entry.stream_id not in settled]
 
     def dead_letter(entry: Entry, exc: InvalidRecord) -> None:
         if exc.record_id != stream_marker(entry.stream_id) and context.batch.search(exc.record_id):
             exc = InvalidRecord(stream_marker(entry.stream_id), exc.field, exc.code, exc.detail)  # an id that is PII
         log.warning("dead letter: %s (stream id %s)", exc, entry.stream_id)
         report.rejected.append(Rejected(entry.stream_id, exc.record_id, exc.field, exc.code))
-        sealed = keyring.seal(_dead_letter_payload(entry), domain=f"deadletter:{rng.domain}", record_id=entry.stream_id)
+        sealed = keyring.seal(dead_letter_payload(entry), domain=f"deadletter:{rng.domain}", record_id=entry.stream_id)
         letters.append(DeadLetter(rng.domain, entry.stream_id, exc.record_id, rng.partition_key, exc.code,
                                   exc.field, keyring.primary, sealed))
 

@@ -515,6 +515,35 @@ class Vault:
                                        sorted({r[2] for r in rows}))
         return out
 
+    def dead_letter_stream_ids(self, domain: str, stream_ids: Sequence[str]) -> set[str]:
+        """Which of a domain's stream ids are dead letters."""
+        if not stream_ids:
+            return set()
+        rows = self.conn.execute(
+            "SELECT stream_id FROM datavault.dead_letters WHERE domain = %s AND stream_id = ANY(%s)",
+            (domain, list(stream_ids)),
+        ).fetchall()
+        return {row[0] for row in rows}
+
+    def quarantine(self, rows: Sequence[VaultRow], letters: Sequence[DeadLetter]) -> int:
+        """Move records out of the vault into the dead letters in one transaction (an operator's way out of a
+        blocking check that found a true leak); returns the records removed."""
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            for d in letters:
+                cur.execute(
+                    """INSERT INTO datavault.dead_letters
+                       (domain, stream_id, record_id, partition_key, reason_code, field, key_id, sealed_payload)
+                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""",
+                    (d.domain, d.stream_id, d.record_id, d.partition_key, d.reason_code, d.field, d.key_id,
+                     d.sealed_payload),
+                )
+            cur.execute(
+                """DELETE FROM datavault.records r USING unnest(%s::text[], %s::text[], %s::text[]) AS k(d, id, sid)
+                   WHERE r.domain = k.d AND r.record_id = k.id AND r.stream_id = k.sid""",
+                ([r.domain for r in rows], [r.record_id for r in rows], [r.stream_id for r in rows]),
+            )
+            return cur.rowcount
+
     def delete_dead_letters(self, keys: Sequence[tuple[str, str]]) -> int:
         """Delete dead letters by (domain, stream_id)."""
         if not keys:
