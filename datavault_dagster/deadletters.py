@@ -19,24 +19,6 @@ from .services.vault import DeadLetter, Vault
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class LetterInfo:
-    """One dead letter as an operator sees it: where it came from and why, never its content."""
-
-    domain: str
-    stream_id: str
-    record_id: str
-    partition_key: str
-    reason_code: str
-    field: str
-    key_id: str
-
-
-def _info(letter: DeadLetter) -> LetterInfo:
-    return LetterInfo(letter.domain, letter.stream_id, letter.record_id, letter.partition_key, letter.reason_code,
-                      letter.field, letter.key_id)
-
-
 def select(vault: Vault, *, domain: str | None = None, partition_key: str | None = None,
            reason: str | None = None, stream_ids: Sequence[str] = ()) -> list[DeadLetter]:
     """Dead letters matching every given filter (all of them if none is given)."""
@@ -48,7 +30,8 @@ def select(vault: Vault, *, domain: str | None = None, partition_key: str | None
 
 def list_letters(vault: Vault, **filters: object) -> list[dict[str, str]]:
     """The selected dead letters as plain dicts (for `datavault deadletters`)."""
-    return [asdict(_info(d)) for d in select(vault, **filters)]  # type: ignore[arg-type]
+    return [{k: v for k, v in asdict(d).items() if k != "sealed_payload"}
+            for d in select(vault, **filters)]  # type: ignore[arg-type]
 
 
 @dataclass
