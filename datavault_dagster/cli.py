@@ -827,6 +827,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .services import embedded
 
     settings: Settings | None = None
+    already_held = embedded.held()  # called in-process (tests, notebooks): leave the caller's servers running
     try:
         settings = Settings.from_env()
         try:
@@ -847,7 +848,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"datavault: {line}", file=sys.stderr)
         return 2
     finally:
-        embedded.stop_all()
+        embedded.stop_all(keep=already_held)
 
 
 if __name__ == "__main__":

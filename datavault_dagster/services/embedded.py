@@ -80,15 +80,20 @@ def stop(home: Path) -> None:
             _release_redis(client)
 
 
-def stop_all() -> None:
-    """Release this process's handles; each server stops when no process holds it any more."""
+def held() -> set[Path]:
+    """The data directories whose servers this process holds a handle on."""
     with _lock:
-        for server in _postgres.values():
-            server.cleanup()
-        _postgres.clear()
-        for client in _redis.values():
-            _release_redis(client)
-        _redis.clear()
+        return set(_postgres) | set(_redis)
+
+
+def stop_all(keep: set[Path] | frozenset[Path] = frozenset()) -> None:
+    """Release this process's handles (but those in `keep`, from `held()`: a caller that started them before);
+    each server stops when no process holds it any more."""
+    with _lock:
+        for path in [p for p in _postgres if p not in keep]:
+            _postgres.pop(path).cleanup()
+        for path in [p for p in _redis if p not in keep]:
+            _release_redis(_redis.pop(path))
 
 
 def resolve_urls(home: Path, redis_url: str | None, postgres_url: str | None) -> ServerUrls:

@@ -190,3 +190,20 @@ def test_a_bad_or_unreachable_setting_is_one_line_naming_it_and_exit_code_2(dv_e
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"datavault: {says}"), result.stderr
     assert "Traceback" not in result.stderr and "s3cr3t-pw" not in result.stderr + result.stdout
+
+
+def test_the_command_run_in_process_leaves_the_callers_embedded_servers_running(dv_env: Path, monkeypatch, capsys):
+    """`cli.main` releases only the embedded servers it started itself: a notebook or test that started one first
+    (and pointed DATAVAULT_REDIS_URL at it) keeps it."""
+    from datavault_dagster.services import embedded
+    from tests.support import embedded_home
+
+    home = embedded_home("datavault-test-held-")
+    url = embedded.start_redis(home)
+    try:
+        monkeypatch.setenv("DATAVAULT_REDIS_URL", url)
+        assert cli.main(["status"]) == 0
+        assert json.loads(capsys.readouterr().out)["partitions"] == 0
+        assert redis.Redis.from_url(url).ping()
+    finally:
+        embedded.stop(home)
