@@ -100,8 +100,8 @@ def aba_ok(digits: str) -> bool:
 # A character continues a value when it is of the same kind as the value's edge: a decimal digit next to a digit, a
 # letter of a script written with spaces next to such a letter. Anything else separates: punctuation, "_",
 # superscripts ("Lee¹", "(395)847-7116¹") and letters of scripts written without spaces ("患者Destiny Lang来访").
-# The regexes (lookarounds) and the automata (`joins`) use this one definition, so the anonymizer, the leak guard
-# and the checks agree on what a whole value is.
+# The name patterns and the automata check their matches with this one definition (`whole_at`), so the anonymizer,
+# the leak guard and the checks agree on what a whole value is.
 _LETTER = ("[^\\W\\d_\u00b2\u00b3\u00b9\u00bc-\u00be\u2070-\u209f\u2150-\u218f\u2460-\u24ff\u2776-\u2793"
            "\u2e80-\U0010ffff]")
 _LETTER_RE = re.compile(_LETTER)
@@ -130,12 +130,6 @@ def whole_at(text: str, start: int, stop: int, value: str) -> bool:
     return not ((start and joins(value[0], text[start - 1])) or (stop < len(text) and joins(value[-1], text[stop])))
 
 
-def whole_pattern(pattern: str, value: str) -> str:
-    """`pattern` (matching `value`) with lookarounds that let it match only as a whole value."""
-    before, after = _edge_class(value[0]), _edge_class(value[-1])
-    return (f"(?<!{before})" if before else "") + pattern + (f"(?!{after})" if after else "")
-
-
 def fold(text: str) -> str:
     """Lower-case without changing any offset ("İ".lower() is two characters: such characters stay as they are)."""
     if text.isascii():
@@ -144,7 +138,7 @@ def fold(text: str) -> str:
 
 
 def _name_pattern(part: str) -> str:
-    return whole_pattern(r"\s+".join(re.escape(p) for p in part.split()), part)
+    return r"\s+".join(re.escape(p) for p in part.split())
 
 
 @dataclass
@@ -180,23 +174,18 @@ class KnownPII:
                 out.append(f"{parts[-1]}, {parts[0]}")
         return out
 
-    # compiled once per record, reused for each of its text fields
+    # built once per record, reused for each of its text fields
     @cached_property
-    def value_tokens(self) -> dict[str, str]:
-        """Lower-cased raw value -> replacement token."""
-        return {raw.lower(): token for raw, token in self.values.items() if len(raw) >= 4}
+    def value_matcher(self) -> OtherPeople:
+        """Every raw value as a whole value, any case (the same automaton and boundaries as the other people)."""
+        return OtherPeople(self.values)
 
     @cached_property
-    def value_regex(self) -> re.Pattern[str] | None:
-        """One alternation of every raw value, longest first (whole values only, not inside longer words)."""
-        raws = sorted(self.value_tokens, key=len, reverse=True)
-        if not raws:
-            return None
-        return re.compile("|".join(whole_pattern(re.escape(r), r) for r in raws), re.I)
+    def name_regexes(self) -> list[tuple[str, str, re.Pattern[str]]]:
+        """(full name, written form, its pattern) for every form: full, 'Last, First', 'Last First', each part.
 
-    @cached_property
-    def name_regexes(self) -> list[tuple[str, re.Pattern[str]]]:
-        """(full name, pattern of every written form: full, 'Last, First', 'Last First', then each part)."""
+        Plain patterns, one a form, matched anywhere and then kept only where whole (`whole_at`): lookarounds
+        with the letter class cost ~50 ms of regex compilation per record."""
         out = []
         for full in self.names:
             parts = full.split()
@@ -204,7 +193,7 @@ class KnownPII:
             if len(parts) >= 2:
                 forms += [f"{parts[-1]}, {parts[0]}", f"{parts[-1]} {parts[0]}"]
             forms += sorted((p for p in parts if len(p) >= 2), key=len, reverse=True)
-            out.append((full, re.compile("|".join(_name_pattern(f) for f in forms), re.I)))
+            out += [(full, form, re.compile(_name_pattern(form), re.I)) for form in dict.fromkeys(forms)]
         return out
 
 
@@ -733,15 +722,11 @@ class Detector:
         if not text:
             return spans
         if known is not None:
-            if known.value_regex is not None:
-                for m in known.value_regex.finditer(text):
-                    token = known.value_tokens.get(m.group(0).lower())
-                    if token is None:  # a case fold that changes length ("İ"): the automata still find it
-                        continue
-                    spans.append(Span(m.start(), m.end(), token_entity(token), 1.0, "known", replacement=token))
-            for full, pattern in known.name_regexes:
+            spans.extend(known.value_matcher.spans(text))
+            for full, form, pattern in known.name_regexes:
                 for m in pattern.finditer(text):
-                    spans.append(Span(m.start(), m.end(), "PERSON", 1.0, "known-name", name=full))
+                    if whole_at(text, m.start(), m.end(), form):
+                        spans.append(Span(m.start(), m.end(), "PERSON", 1.0, "known-name", name=full))
             if known.others is not None:
                 spans.extend(known.others.spans(text))
         for recognizer in PATTERN_RECOGNIZERS:
