@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,7 +152,7 @@ def run_partition(instance: dg.DagsterInstance, defs: dg.Definitions, partition_
     job = defs.resolve_job_def(JOB)
     result = job.execute_in_process(
         instance=instance, partition_key=partition_key, raise_on_error=False, run_config=QUIET_RUN_CONFIG,
-        tags={"datavault/launched_by": "datavault process"},
+        tags={"datavault/launched_by": "datavault process", **_worker_tags()},
     )
     outcome = RunOutcome(partition_key, result.run_id, result.success, time.perf_counter() - started)
     for event in result.all_events:
@@ -215,6 +216,9 @@ def process(home: Path, progress: bool = True) -> list[RunOutcome]:
     defs = load_definitions()
     outcomes: list[RunOutcome] = []
     with dg.DagsterInstance.get() as instance:
+        # runs of an earlier `datavault process` that was killed mid-run still say STARTED: they count as failed
+        for run_id in fail_runs(instance, dead_runs(instance), "the `datavault process` that ran it is gone"):
+            log.warning("run %s was left running by a `datavault process` that is gone: marked failed", run_id)
         while True:
             evaluate_sensor(instance, defs)
             states = partition_states(instance)
@@ -239,6 +243,117 @@ def process(home: Path, progress: bool = True) -> list[RunOutcome]:
         if trimmed:
             log.info("trimmed %d raw entries of partitions that had succeeded before", trimmed)
     return outcomes
+
+
+# --- runs whose process is gone -------------------------------------------------------------------------------
+# A run records its outcome itself, so a process that dies with it (SIGKILL, the OOM killer, a host restart) leaves
+# it STARTED for ever: `datavault process` would count its partition as running and never retry it, and under the
+# daemon nothing does either (run monitoring cannot check a DefaultRunLauncher run worker, and the code server that
+# would notice its child died may have died with it). A run knows which process executes it: `datavault process`
+# tags its in-process runs with its pid, process start time and host; a run worker of the DefaultRunLauncher logs
+# "Started process for run (pid: N)". A run whose process is gone is reported failed (run_retries and
+# `datavault process` then retry it, from the step that did not finish: every step is idempotent).
+
+PID_TAG = "datavault/pid"
+PID_START_TAG = "datavault/pid_start"  # the process's start time in clock ticks since boot (Linux): no pid reuse
+HOST_TAG = "datavault/host"
+_STARTED_PROCESS = "Started process for run (pid: "
+
+
+def _proc_stat(pid: int | str) -> list[str] | None:
+    """Fields 3.. of /proc/<pid>/stat (state first), or None (no such process, or not Linux)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rpartition(")")[2].split()
+
+
+def _worker_tags() -> dict[str, str]:
+    stat = _proc_stat("self")
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(),
+            **({PID_START_TAG: stat[19]} if stat else {})}
+
+
+def _boot_time() -> float:
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("btime "):
+            return float(line.split()[1])
+    raise OSError("no btime in /proc/stat")
+
+
+def process_alive(pid: int, start_ticks: str | None = None, started_by: float | None = None) -> bool:
+    """Is `pid` (on this host) a live process, and the same one: started at `start_ticks` (clock ticks since boot,
+    as /proc says), or at the latest at `started_by` (epoch seconds)? A zombie is dead; a later process with the
+    same number is not it."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        pass
+    stat = _proc_stat(pid)
+    if stat is None:  # exited meanwhile (Linux), or no /proc: the signal is all we can go by
+        return not Path("/proc/self/stat").exists()
+    if stat[0] in ("Z", "X"):
+        return False
+    if start_ticks is not None:
+        return stat[19] == start_ticks
+    if started_by is not None:
+        try:
+            started = _boot_time() + int(stat[19]) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError):
+            return True
+        return started <= started_by + 2.0  # btime has whole seconds
+    return True
+
+
+def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float] | None:
+    """The pid a run worker logged for itself ("Started process for run (pid: N).") and when."""
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+        if record.message.startswith(_STARTED_PROCESS):
+            try:
+                return int(record.message[len(_STARTED_PROCESS):].split(")")[0]), record.timestamp
+            except ValueError:
+                return None
+    return None
+
+
+def dead_runs(instance: dg.DagsterInstance, run_workers: bool = False) -> list[dg.DagsterRun]:
+    """Runs of `ingest_partition` that are not finished but whose process is gone.
+
+    Always: runs of `datavault process` on this host (by their pid tags). With `run_workers`: STARTED runs that a
+    DefaultRunLauncher run worker executes, by the pid it logged; only meaningful where the run workers are local
+    processes, i.e. in the code server that launches them (the `fail_dead_runs` sensor)."""
+    from dagster._core.launcher import DefaultRunLauncher
+    from dagster._core.storage.tags import GRPC_INFO_TAG
+
+    statuses = [s for s in _ACTIVE if s != dg.DagsterRunStatus.CANCELING]
+    local_workers = run_workers and isinstance(instance.run_launcher, DefaultRunLauncher)
+    host = socket.gethostname()
+    dead: list[dg.DagsterRun] = []
+    for run in instance.get_runs(dg.RunsFilter(job_name=JOB, statuses=statuses)):
+        if PID_TAG in run.tags:
+            if run.tags.get(HOST_TAG) == host and not process_alive(int(run.tags[PID_TAG]),
+                                                                    run.tags.get(PID_START_TAG)):
+                dead.append(run)
+        elif local_workers and run.status == dg.DagsterRunStatus.STARTED and GRPC_INFO_TAG in run.tags:
+            worker = run_worker_pid(instance, run.run_id)
+            if worker is not None and not process_alive(worker[0], started_by=worker[1]):
+                dead.append(run)
+    return dead
+
+
+def fail_runs(instance: dg.DagsterInstance, runs: list[dg.DagsterRun], why: str) -> list[str]:
+    """Report runs failed that are still unfinished now (a run that finished as its process exited is left alone)."""
+    failed = []
+    for run in runs:
+        current = instance.get_run_by_id(run.run_id)
+        if current is None or current.is_finished:
+            continue
+        instance.report_run_failed(current, f"Marked failed by DataVault: {why}.")
+        failed.append(run.run_id)
+    return failed
 
 
 def _streams() -> Streams:

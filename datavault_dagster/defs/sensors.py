@@ -61,3 +61,25 @@ def reconcile_trims(context: dg.SensorEvaluationContext, redis: RedisResource) -
     deleted = trim_succeeded(context.instance, redis.streams())
     return dg.SkipReason(f"trimmed {deleted} left-over raw entries of succeeded partitions" if deleted
                          else "no left-over raw entries")
+
+
+@dg.sensor(minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Reports runs failed whose process is gone (a killed run worker, or one that died with its code "
+                       "server or host), so run retries re-run them; seen dead on two ticks in a row first.")
+def fail_dead_runs(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    """DefaultRunLauncher has no run-worker health check (run monitoring leaves such a run STARTED for ever): this
+    sensor is it. It runs in the code server, where the run workers are local processes (see orchestrate.dead_runs);
+    a run is failed only when its process was already gone at the previous tick, by when the code server that
+    launched it, if alive, has reported it itself."""
+    from ..orchestrate import dead_runs, fail_runs
+
+    seen = set(json.loads(context.cursor)) if context.cursor else set()
+    dead = dead_runs(context.instance, run_workers=True)
+    failed = fail_runs(context.instance, [r for r in dead if r.run_id in seen], "its run worker process is gone")
+    for run_id in failed:
+        context.log.warning(f"run {run_id}: its process is gone; reported failed (run retries re-run it)")
+    context.update_cursor(json.dumps(sorted(r.run_id for r in dead if r.run_id not in failed)))
+    if failed:
+        return dg.SkipReason(f"reported {len(failed)} run(s) failed whose process is gone: {', '.join(failed)}")
+    return dg.SkipReason(f"{len(dead)} run(s) whose process is gone, to be failed at the next tick" if dead
+                         else "every unfinished run has a live process")
