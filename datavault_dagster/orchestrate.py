@@ -52,6 +52,7 @@ class RunOutcome:
     seconds: float
     metadata: dict[str, dict[str, object]] = field(default_factory=dict)  # asset -> metadata
     checks: dict[str, bool] = field(default_factory=dict)
+    blocking_failed: list[str] = field(default_factory=list)
 
 
 def evaluate_sensor(instance: dg.DagsterInstance, defs: dg.Definitions) -> list[str]:
@@ -162,6 +163,8 @@ def run_partition(instance: dg.DagsterInstance, defs: dg.Definitions, partition_
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             ev = event.event_specific_data  # type: ignore[assignment]
             outcome.checks[ev.check_name] = ev.passed  # type: ignore[union-attr]
+            if not ev.passed and ev.blocking:  # type: ignore[union-attr]
+                outcome.blocking_failed.append(ev.check_name)  # type: ignore[union-attr]
     if result.success:
         streams = _streams()
         try:
@@ -173,7 +176,7 @@ def run_partition(instance: dg.DagsterInstance, defs: dg.Definitions, partition_
 
 def _data_failure(outcome: RunOutcome) -> bool:
     """A run stopped by a failed blocking check: the same data fails the same way, so retrying cannot help."""
-    return any(passed is False for passed in outcome.checks.values())
+    return bool(outcome.blocking_failed)  # a warning (dead_letter_depth) does not make an error run a data failure
 
 
 def run_with_retries(instance: dg.DagsterInstance, defs: dg.Definitions, partition_key: str,
