@@ -1,21 +1,29 @@
 """Soak: records keep arriving for minutes through the sensor-driven pipeline under the real dagster-daemon while run
 workers are SIGKILLed at random; then production stops, the pipeline drains, and everything is reconciled.
 
-    python bench/soak.py --minutes 10 --rate 2 --kill-every 120 [--flush-every 60] [--batch-size 500]
-        [--redis-url redis://127.0.0.1:6379/9 | --embedded] [--postgres-url postgresql://postgres@127.0.0.1:5432/postgres]
-        [--drain-timeout 3600] [--malformed-every 150] [--seed 7000] [--keep]
+    python bench/soak.py --minutes 10 --rate 2 --kill-every 120 [--kill-daemon-every 300] [--flush-every 120]
+        [--batch-size 500] [--redis-url redis://127.0.0.1:6379/9 | --embedded]
+        [--postgres-url postgresql://postgres@127.0.0.1:5432/postgres] [--drain-timeout 3600] [--keep]
 
 An outside producer XADDs simulated healthcare and finance records (`simulations.generate_records`, a distinct seed
 per batch, so every record id is new) at `--rate` records/s in all, plus a malformed entry every `--malformed-every`
-records, writing what is due every `--flush-every` seconds (1 = a steady trickle; larger = the buffered flushes of
-a batching producer). The pipeline is the repo's own: `dagster-daemon run -w workspace.yaml` with the repo's
-dagster.yaml in a fresh DAGSTER_HOME and a fresh DATAVAULT_HOME (temp dir), on the servers named by --redis-url (the
-database is FLUSHED first: give it one of its own) and --postgres-url (an admin URL: a fresh database is created and
-dropped), or embedded ones. Every `--kill-every` seconds (+-50 % jitter) a random run worker of a STARTED
-ingest_partition run gets SIGKILL. After `--minutes` the producer stops, kills stop, and the bench waits for the
-pipeline to drain (no active run, every partition finished, nothing unplanned). Then it prints a reconciliation
-table (counts only: no record, no id, no PII) and exits 1 if any produced record is missing or duplicated, or the
-pipeline did not drain in `--drain-timeout` seconds.
+records, writing what came in every `--flush-every` seconds (and the rest when it stops), like a batching producer.
+The pipeline is the repo's own: `dagster-daemon run -w workspace.yaml` with the repo's dagster.yaml in a fresh
+DAGSTER_HOME and DATAVAULT_HOME (a temp dir), on the servers named by --redis-url (that database is FLUSHED: give it
+one of its own) and --postgres-url (an admin URL: a fresh database is created, and dropped at the end), or embedded
+ones. Every `--kill-every` seconds (+-50 % jitter) the run worker of a random STARTED ingest_partition run gets
+SIGKILL; with `--kill-daemon-every`, the daemon's whole process group (code server, run workers, steps) is SIGKILLed
+too and a new daemon started, like a container crash. After `--minutes` the producer stops, the kills stop, and the
+bench waits for the pipeline to drain (no active run, every partition finished, nothing unplanned). Then it prints
+a reconciliation table (counts only: no record, id or value) and exits 1 if a produced record is missing or
+duplicated, or the pipeline did not drain within `--drain-timeout` seconds.
+
+Why the producer flushes every 120 s by default: the sensor plans one partition per domain per tick (15 s) as soon
+as anything new is there, and under the daemon each partition is a run of 9 step processes that each import Dagster,
+the definitions and their models: ~3-5 min per run on 2 busy cores, 2 at a time. A steady trickle (`--flush-every
+1`) then plans partitions ~8x faster than they run, whatever the rate (measured: 1 record/s for 3 min planned 14
+partitions; 11 ran in the next 25 min). Records per run cost little (embedding ~30 records/s), so larger, rarer
+partitions keep up.
 """
 
 from __future__ import annotations
@@ -94,7 +102,8 @@ class Producer(threading.Thread):
         streams = Streams(self.redis_url)
         started, batch = time.monotonic(), 0
         try:
-            while not self.stop.is_set():
+            while True:
+                stopping = self.stop.wait(self.flush_every)  # what came in meanwhile; on stop, the rest (a close)
                 due = int(self.rate * (time.monotonic() - started)) - self.sent
                 if due > 0:
                     for n, domain in enumerate(DOMAINS):
@@ -112,7 +121,8 @@ class Producer(threading.Thread):
                             self.malformed[domain].append(streams.add(domain, {
                                 "record_id": rid, "schema": SCHEMAS[domain],
                                 "payload": '{"record_id": "' + rid + '", "trunc'}))
-                self.stop.wait(self.flush_every)
+                if stopping:
+                    return
         except BaseException as exc:  # noqa: BLE001 - reported at the end
             self.error = exc
         finally:
@@ -127,9 +137,10 @@ def start_daemon(env: dict[str, str], log_path: Path) -> subprocess.Popen:
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def stop_daemon(daemon: subprocess.Popen) -> None:
+def stop_daemon(daemon: subprocess.Popen, graceful: bool = True) -> None:
+    """SIGTERM (or SIGKILL: a crash) the daemon, then SIGKILL whatever is left of its process group."""
     if daemon.poll() is None:
-        daemon.send_signal(signal.SIGTERM)
+        daemon.send_signal(signal.SIGTERM if graceful else signal.SIGKILL)
         try:
             daemon.wait(timeout=60)
         except subprocess.TimeoutExpired:
@@ -200,7 +211,7 @@ def drained(state: dict) -> bool:
 
 # --- reconciliation -------------------------------------------------------------------------------------------------
 
-def reconcile(settings, producer: Producer, instance, kills: int) -> dict:  # noqa: ANN001
+def reconcile(settings, producer: Producer, instance, kills: int, daemon_kills: int) -> dict:  # noqa: ANN001
     import dagster as dg
     import psycopg
     import redis
@@ -278,6 +289,7 @@ def reconcile(settings, producer: Producer, instance, kills: int) -> dict:  # no
         "runs retried (re-executions)": sum(bool(r.parent_run_id) for r in runs),
         "partitions left failed": sum(1 for k in keys if _latest(runs, k) == dg.DagsterRunStatus.FAILURE),
         "kills (run workers)": kills,
+        "kills (daemon process group)": daemon_kills,
         "XADD->vault latency p50 (s)": round(pct(0.50), 1),
         "XADD->vault latency p95 (s)": round(pct(0.95), 1),
     }
@@ -295,7 +307,9 @@ def main() -> int:  # noqa: PLR0915
     parser.add_argument("--minutes", type=float, default=10.0, help="minutes of production")
     parser.add_argument("--rate", type=float, default=1.0, help="records per second, both domains together")
     parser.add_argument("--kill-every", type=float, default=120.0, help="seconds between run-worker SIGKILLs (0: none)")
-    parser.add_argument("--flush-every", type=float, default=1.0, help="seconds between the producer's XADD flushes")
+    parser.add_argument("--kill-daemon-every", type=float, default=0.0,
+                        help="seconds between SIGKILLs of the daemon's process group, then a new daemon (0: none)")
+    parser.add_argument("--flush-every", type=float, default=120.0, help="seconds between the producer's XADD flushes")
     parser.add_argument("--batch-size", type=int, default=500, help="DATAVAULT_BATCH_SIZE")
     parser.add_argument("--malformed-every", type=int, default=150)
     parser.add_argument("--seed", type=int, default=7000)
@@ -338,7 +352,7 @@ def main() -> int:  # noqa: PLR0915
     rng = random.Random(args.seed)
     log(f"soak: {args.minutes} min at {args.rate} records/s (flush every {args.flush_every} s), a run worker killed "
         f"every ~{args.kill_every} s, batch size {args.batch_size}; work dir {work}")
-    kills = 0
+    kills = daemon_kills = 0
     exit_code = 0
     daemon = None
     try:
@@ -350,6 +364,8 @@ def main() -> int:  # noqa: PLR0915
             end = started + args.minutes * 60
             next_kill = started + args.kill_every * rng.uniform(0.5, 1.5) if args.kill_every else float("inf")
             next_report = started + 30
+            next_crash = started + args.kill_daemon_every * rng.uniform(0.5, 1.5) if args.kill_daemon_every \
+                else float("inf")
             while time.monotonic() < end:
                 time.sleep(1)
                 if daemon.poll() is not None:
@@ -361,6 +377,12 @@ def main() -> int:  # noqa: PLR0915
                         kills += 1
                         log(f"SIGKILL run worker of run {victim[:8]} (kill {kills})")
                     next_kill = now + args.kill_every * rng.uniform(0.5, 1.5)
+                if now >= next_crash:  # the daemon, its code server, run workers and steps: a container crash
+                    stop_daemon(daemon, graceful=False)
+                    daemon = start_daemon(env, daemon_log)
+                    daemon_kills += 1
+                    log(f"SIGKILL the daemon's process group, started a new daemon (crash {daemon_kills})")
+                    next_crash = now + args.kill_daemon_every * rng.uniform(0.5, 1.5)
                 if now >= next_report:
                     s = pipeline_state(instance, redis_url)
                     log(f"t={now - started:5.0f}s produced {producer.sent}; partitions {s['partitions']} "
@@ -392,7 +414,7 @@ def main() -> int:  # noqa: PLR0915
                 log(f"drained in {drain_s:.0f} s: partitions {dict(s['by_status'])}, runs {dict(s['runs'])}")
             stop_daemon(daemon)
             daemon = None
-            table = reconcile(settings, producer, instance, kills)
+            table = reconcile(settings, producer, instance, kills, daemon_kills)
         table = {"minutes of production": round(production_s / 60, 1), "drain (min)": round(drain_s / 60, 1),
                  "drained": "yes" if not exit_code else "NO (missing counts records still unprocessed)", **table}
         print("\nReconciliation")
