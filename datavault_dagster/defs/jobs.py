@@ -24,6 +24,11 @@ ingest_partition = dg.define_asset_job(
     selection=dg.AssetSelection.assets(encrypted_records, record_embeddings),
     partitions_def=stream_batches,
     description="Seal one stream range into the vault, then embed it into LanceDB (with all asset checks).",
+    # One process per run: the steps share the run worker's models and connections. With the multiprocess
+    # executor each of the 8 steps started its own process and loaded Dagster, the definitions and its model
+    # again (~3-5 min a run on 2 cores, more than the work itself); steps still retry (RetryPolicy), a dead run
+    # worker is still re-run (fail_dead_runs + run_retries).
+    executor_def=dg.in_process_executor,
 )
 
 
