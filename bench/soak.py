@@ -376,7 +376,9 @@ def main() -> int:  # noqa: PLR0915
                     if victim:
                         kills += 1
                         log(f"SIGKILL run worker of run {victim[:8]} (kill {kills})")
-                    next_kill = now + args.kill_every * rng.uniform(0.5, 1.5)
+                        next_kill = now + args.kill_every * rng.uniform(0.5, 1.5)
+                    else:  # runs take seconds: wait for the next one to start rather than skip this kill
+                        next_kill = now + 1
                 if now >= next_crash:  # the daemon, its code server, run workers and steps: a container crash
                     stop_daemon(daemon, graceful=False)
                     daemon = start_daemon(env, daemon_log)

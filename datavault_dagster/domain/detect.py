@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from . import names
+from . import addresses, identifiers, lexicon, names, phones, temporal
 from .errors import DataVaultError
 
 logger = logging.getLogger(__name__)
@@ -488,6 +488,8 @@ def _address_spans(text: str) -> Iterator[Span]:
             yield Span(m.start(1), m.end(1), "ZIP", 0.85, "pattern:zip")
     for m in _ZIP4.finditer(text):
         yield Span(m.start(), m.end(), "ZIP", 0.7, "pattern:zip")
+    for start, end, entity, score, source in addresses.find(text):
+        yield Span(start, end, entity, score, f"pattern:{source}")
 
 
 def _id_spans(text: str) -> Iterator[Span]:
@@ -506,8 +508,16 @@ def _id_spans(text: str) -> Iterator[Span]:
         yield Span(m.start(), end, "URL", 0.8, "pattern:url")
 
 
+def _international_spans(text: str) -> Iterator[Span]:
+    """Phones, identifiers, dates and ages in the formats of many countries (phones.py, identifiers.py,
+    temporal.py)."""
+    for found in (phones.spans(text), identifiers.spans(text), temporal.dates(text), temporal.ages(text)):
+        for start, end, entity, score, source in found:
+            yield Span(start, end, entity, score, f"pattern:{source}")
+
+
 PATTERN_RECOGNIZERS: tuple[Callable[[str], Iterable[Span]], ...] = (
-    _id_spans, _number_spans, _phone_spans, _date_spans, _age_spans, _address_spans,
+    _id_spans, _number_spans, _phone_spans, _date_spans, _age_spans, _address_spans, _international_spans,
 )
 
 
@@ -519,6 +529,8 @@ def name_rule_spans(text: str, likeness: names.NameLikeness | None = None) -> It
         yield Span(start, end, "PERSON", 0.7, "name-rule:credential")
     for start, end, score in names.cued_names(text, likeness):
         yield Span(start, end, "PERSON", score, "name-rule:cue")
+    for start, end in names.lexicon_names(text, lexicon.shared()):
+        yield Span(start, end, "PERSON", 0.6, "name-rule:lexicon")
 
 # --- resolution ---------------------------------------------------------------------------------------------------
 
@@ -573,8 +585,23 @@ def _clean_person(text: str, start: int, end: int) -> tuple[int, int] | None:
     start, end = names.trim_edges(text, start, end)
     trimmed = _POSSESSIVE.sub("", text[start:end].rstrip(" .,;:-"))
     end = start + len(trimmed)
+    # NER reads capitalized words of other languages as names ("Termin bei", "Bei Fragen", "Patientin Gertrud"):
+    # drop plain words (frequent in some language, no popular name anywhere) from both ends
+    lex = lexicon.shared()
+    while True:
+        m = re.match(r"([^\W\d_][\w'’\-]*)\.?[ \t,]*", text[start:end])
+        if m and (m.end() < end - start) and lex.plain(m.group(1)):
+            start += m.end()
+            continue
+        m = re.search(r"[ \t,]+([^\W\d_][\w'’\-]*)\.?$", text[start:end])
+        if m and lex.plain(m.group(1)):
+            end = start + m.start()
+            continue
+        break
     piece = text[start:end]
     if len(piece) < 2 or _NOT_A_NAME.search(piece) or not any(c.isalpha() for c in piece):
+        return None
+    if " " not in piece and lex.plain(piece):
         return None
     if " " not in piece and piece.isupper() and len(piece) <= 4:
         return None  # an acronym NER took for a name ("ABA", "KYC")
@@ -654,6 +681,7 @@ class Detector:
             t = time.perf_counter()
             try:
                 offline_tldextract()
+                identifiers.load()
                 from presidio_analyzer.predefined_recognizers import (
                     EmailRecognizer,
                     IbanRecognizer,
@@ -707,7 +735,12 @@ class Detector:
                 protected = [(m.start(), m.end()) for m in PROTECTED.finditer(text)]
                 spans = [s for s in spans + found
                          if not any(s.start < e and b < s.end for b, e in protected)]
-                out.append(_link_names(text, resolve(spans)))
+                spans = resolve(spans)
+                after = [temporal.age_after_name(text, s.end) for s in spans if s.entity == "PERSON"]
+                if any(after):
+                    spans = resolve(spans + [Span(a, b, "AGE", 0.7, "pattern:age:after-name") for a, b in
+                                             filter(None, after)])
+                out.append(_link_names(text, spans))
             return out
         except DetectionError:
             raise

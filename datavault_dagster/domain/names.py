@@ -323,3 +323,74 @@ def recase(text: str) -> str | None:
 
     fixed = re.sub(r"\b[^\W\d_a-z]{2,}(?:[ \t,]+[^\W\d_a-z]{2,})+\b", fix, text)
     return fixed if changed else None
+
+
+# --- names from the lexicon ------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"[^\W\d_](?:[^\W\d_]|['’\-](?=[^\W\d_]))*")
+SEED_RANK = 1000
+EPONYM_WORDS = {"disease", "syndrome", "disorder", "palsy", "sign", "test", "law", "score", "scale", "criteria",
+                "procedure", "operation", "reflex", "phenomenon", "maneuver", "manoeuvre", "fracture", "lymphoma",
+                "sarcoma", "tumour", "tumor", "ulcer", "cyst", "classification", "effect", "principle", "theorem"}  # a lone capitalized word is a name when it is among a country's 1,000 most popular names
+
+
+def lexicon_names(text: str, lex) -> Iterator[tuple[int, int]]:  # noqa: ANN001 - a lexicon.Lexicon
+    """Person names found by what their words are, not by the words around them: a capitalized word that is a
+    popular first or last name somewhere and not an ordinary word of any language ("Ingrid", "Haugen", "Kwame",
+    "Asante"), widened over the capitalized name words, unknown words and particles next to it ("Ingrid Haugen",
+    "Boaz van Herstal"); in lower case, a first name followed by a last name ("ingrid haugen")."""
+    tokens = list(_TOKEN.finditer(text))
+    stop = not_name()
+
+    def cap(w: str) -> bool:
+        return w[0].isupper() and (not w.isupper() or len(w) > 1)
+
+    def joinable(w: str) -> bool:  # may sit in a name next to a name word
+        k = w.lower()
+        return cap(w) and k not in stop and k not in ORG_WORDS and not lex.ordinary(w) and len(w) > 1
+
+    def seed(w: str) -> bool:
+        if not cap(w) or w.lower() in stop or w.lower() in ORG_WORDS or len(w) < 2:
+            return False
+        if w.isupper() and len(w) <= 3:
+            return False  # an acronym
+        rank = lex.name_rank(w)
+        return rank is not None and rank <= SEED_RANK and lex.name_like(w)
+
+    def gap_ok(a: re.Match[str], b: re.Match[str]) -> bool:
+        return re.fullmatch(r"[ \t]+|[ \t]*-[ \t]*", text[a.end():b.start()]) is not None
+
+    used = -1
+    for i, tok in enumerate(tokens):
+        if i <= used:
+            continue
+        word = tok.group(0)
+        if seed(word):
+            lo = hi = i
+            while lo > 0 and gap_ok(tokens[lo - 1], tokens[lo]) and joinable(tokens[lo - 1].group(0)):
+                lo -= 1
+            while hi + 1 < len(tokens) and gap_ok(tokens[hi], tokens[hi + 1]):
+                nxt = tokens[hi + 1].group(0)
+                if joinable(nxt) or seed(nxt):
+                    hi += 1
+                elif nxt.lower() in PARTICLES and hi + 2 < len(tokens) and gap_ok(tokens[hi + 1], tokens[hi + 2]) \
+                        and joinable(tokens[hi + 2].group(0)):
+                    hi += 2
+                else:
+                    break
+            used = hi
+            before = text[max(0, tokens[lo].start() - 8):tokens[lo].start()]
+            after = tokens[hi + 1].group(0) if hi + 1 < len(tokens) and gap_ok(tokens[hi], tokens[hi + 1]) else ""
+            if re.search(r"(?:\bSt\.?|Saint|Sankt|Santa|San|São|Sainte)[ \t]+$", before) \
+                    or (after[:1].isupper() and (after.lower() in ORG_WORDS or lex.ordinary(after))) \
+                    or after.lower() in EPONYM_WORDS:
+                continue  # "St. Mary's", "Mayo Clinic", "Wells Fargo", "Parkinson's disease": named after someone
+            yield tokens[lo].start(), tokens[hi].end()
+        elif word.islower() and i + 1 < len(tokens) and gap_ok(tok, tokens[i + 1]):
+            nxt = tokens[i + 1].group(0)
+            first, last = lex.first_names.get(word), lex.last_names.get(nxt)
+            if nxt.islower() and first is not None and last is not None and first <= SEED_RANK \
+                    and last <= SEED_RANK and lex.name_like(word) and lex.name_like(nxt) \
+                    and word not in stop and nxt not in stop:
+                used = i + 1
+                yield tok.start(), tokens[i + 1].end()

@@ -1,0 +1,279 @@
+"""Postal addresses in running text, in the formats of many countries: streets, units, c/o, PO boxes, military
+addresses, postal codes and the city that goes with them.
+
+An address is found from its own structure, not from a list of places: a house number next to a street type in
+one of a dozen languages ("12 rue de la Paix", "Karl Johans gate 22", "Via Roma 12", "221B Baker Street",
+"Hauptstraße 5", "ul. Marszałkowska 10/12"), a unit word before a number ("Flat 3", "Apt 4B", "Wohnung 3"), a
+PO box in any language, an APO/DPO line, or a postal code in its country's shape next to a city ("0150 OSLO",
+"75008 Paris", "1012 AB Amsterdam", "Toronto, ON M5V 2T6", "LONDON SW1A 1AA"). From a street, the address goes on
+over the comma-separated places after it on the same line and over the next lines of a block (city, postal code).
+
+Every recognizer yields `(start, end, entity, score, recognizer)`: ADDRESS for streets, units, boxes and cities,
+ZIP for postal codes. Offsets only; `detect.py` turns them into spans.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+Hit = tuple[int, int, str, float, str]
+
+# a word of a street or place name: capitalized, or all capitals, in any Latin script, with inner ' - .
+_UP = r"[A-ZÀ-ÖØ-ÞĀ-ſ]"
+_NAME_WORD = rf"(?:{_UP}[\w'’\-]*\.?|\d{{1,3}}(?:st|nd|rd|th|e|er|ème|º|ª)\b)"
+_PARTICLE = (r"(?:de|du|des|la|le|les|l'|d'|del|della|delle|dei|degli|di|da|do|dos|das|van|von|der|den|het|"
+             r"am|an|im|zum|zur|of|the|y|e|i|på|ved|sur|sous|en|aux)")
+
+# street types written after the name, as their own word ("Baker Street", "Rosebank Close", "MG Road")
+TYPES_AFTER = (
+    "Street St Road Rd Avenue Ave Av Lane Ln Drive Dr Court Ct Place Pl Way Boulevard Blvd Close Cl Crescent Cres "
+    "Terrace Terr Tce Grove Gr Gardens Gdns Garden Mews Row Walk Square Sq Hill Rise Parade Pde Green Esplanade "
+    "Promenade Quay Wharf Yard Chase Croft Wynd Vale View Park Parkway Pkwy Highway Hwy Circuit Cct Circle Cir "
+    "Loop Trail Trl Path Pike Plaza Point Ridge Heights Hts Meadows Manor Gate Court Broadway Embankment Causeway "
+    "Crossing Cove Bend Run Square Alley Trace Turnpike Expressway Freeway Estate Nagar Marg Colony Layout Cross "
+    "Main Salai Bagh Vihar Enclave Chowk Peth Puram Halli Sector Phase Block"
+).split()
+# street types written before the name ("rue de la Paix", "Via Roma", "Calle Mayor", "ul. Marszałkowska")
+TYPES_BEFORE = (
+    "rue avenue av boulevard bd bld chemin ch allée allee impasse place pl quai route rte cours faubourg fg voie "
+    "square passage via viale piazza piazzale p.zza corso largo vicolo strada contrada borgo calle c/ avenida "
+    "avda plaza pza paseo carrer camino ronda travesía travesia glorieta rambla rua travessa praça praca alameda "
+    "estrada ul ulica al aleja plac os osiedle"
+).split()
+# Germanic, Nordic, Dutch and Finnish street types: the end of a compound ("Hauptstraße", "Storgata",
+# "Keizersgracht", "Mannerheimintie") or a word of their own ("Karl Johans gate", "Dronning Mauds gate")
+SUFFIXES = (
+    "straße strasse str. straat weg gasse allee platz ring damm ufer chaussee steig pfad markt gate gata gaten "
+    "gatan gränd vägen väg veien vegen vei veg vej vejen gade gaden stræde allé plads torv katu tie kuja polku "
+    "väylä raitti laan plein gracht kade dijk singel steeg pad dreef hof baan kaai"
+).split()
+
+_T_AFTER = "|".join(sorted({re.escape(t) for t in TYPES_AFTER}, key=len, reverse=True))
+_T_BEFORE = "|".join(sorted({re.escape(t) for t in TYPES_BEFORE}, key=len, reverse=True))
+_SUFFIX = "|".join(sorted({re.escape(t) for t in SUFFIXES}, key=len, reverse=True))
+
+_HOUSE = r"\d{1,5}(?:\s?[A-Za-z](?![\w]))?(?:\s?(?:bis|ter))?(?:\s?[-/]\s?\d{1,5}[A-Za-z]?)?"
+_UNIT_WORDS = (r"(?:Flat|Apt|Apartment|Appt|Unit|Suite|Ste|Room|Rm|Floor|Fl|Level|Lvl|Bldg|Building|Block|Blk|"
+               r"Wohnung|Whg|WE|Étage|Etage|étage|Bus|Boîte|Bte|Piso|Planta|Puerta|Pta|Escalera|Esc|Scala|Interno|"
+               r"Int|Lgh|Leil|Huoneisto|Stg|Top|Tür|Door|Lot|Shop|Office|Villa|House|Plot|Door No|H\.?No)")
+_UNIT = re.compile(
+    rf"(?<![\w-])(?i:{_UNIT_WORDS})\.?\s?(?:No\.?\s?|#\s?|Nr\.?\s?|n[º°o]\.?\s?)?"
+    r"(?=[\w\-/]*\d|[A-Z](?![\w]))[A-Za-z0-9][\w\-/]{0,7}(?![\w])"
+    # "3º B", "2. OG", "3rd floor" are units too
+    r"|(?<![\w-])\d{1,2}(?:º|ª|\.|st|nd|rd|th)?\s?(?:(?i:OG|EG|DG|floor|étage|etage|piso|plan|vån|etg|krs))(?![\w])"
+    r"|(?<![\w-])\d{1,2}[ºª]\s?[A-Z0-9](?![\w])",
+)
+
+_STREET_AFTER = re.compile(
+    # [house number] [direction] Name words  Type [direction]    "221B Baker Street", "12, MG Road"
+    rf"(?<![\w\-.])(?:{_HOUSE}),?\s+(?:(?:{_PARTICLE})\s+)?(?:{_NAME_WORD}\s+(?:(?:{_PARTICLE})\s+)?){{1,5}}"
+    rf"(?:{_T_AFTER})\b\.?(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b\.?)?"
+)
+_STREET_BEFORE = re.compile(
+    # [house number,] Type particles Name words [, n°] [house number]    "12 rue de la Paix", "Via Roma 12"
+    rf"(?<![\w\-.])(?:(?P<num>{_HOUSE}),?\s+)?(?i:(?:{_T_BEFORE}))\.?\s+(?:(?:{_PARTICLE})\s+)*"
+    rf"{_NAME_WORD}(?:[ \t-]+(?:(?:{_PARTICLE})\s+)*{_NAME_WORD}){{0,4}}"
+    rf"(?P<after>,?\s*(?:n[º°o]\.?\s?|nr\.?\s?|no\.?\s?)?\d{{1,4}}(?:\s?[A-Za-z](?![\w]))?(?:\s?[-/]\s?\d{{1,5}}[A-Za-z]?)?"
+    r"(?![\w]))?"
+)
+_STREET_SUFFIX = re.compile(
+    # Name words ending in a Germanic/Nordic type, then the house number: "Karl Johans gate 22", "Hauptstr. 5"
+    rf"(?<![\w\-])(?:{_NAME_WORD}[ \t]+){{0,3}}(?:{_UP}[\w'’\-]*?(?:{_SUFFIX})|(?:{_NAME_WORD}[ \t]+)(?:{_SUFFIX}))"
+    rf"(?<=\w|\.)[ \t]*,?[ \t]*{_HOUSE}(?:[ \t]+[A-Z](?![\w]))?(?:[ \t]+\d{{1,3}}(?![\w]))?(?![\w])",
+)
+_PO_BOX = re.compile(
+    r"(?<![\w-])(?i:P\.?\s?O\.?\s?Box|Post\s?Office\s?Box|GPO\s?Box|PO\s?Box|Locked\s?Bag|Private\s?Bag|PMB|"
+    r"Postfach|Postboks|Postbox|Post\s?box|Box|B\.?P\.?|Boîte\s?Postale|Bo[iî]te\s?postale|Apartado(?:\s?de\s?correos)?|"
+    r"Apdo\.?|Casella\s?Postale|C\.?P\.?|Caixa\s?Postal|Skrytka\s?pocztowa|Postilokero|PL)"
+    r"\.?\s?(?:No\.?\s?|#\s?)?\d{1,6}(?![\w])"
+)
+_MILITARY = re.compile(
+    r"(?<![\w-])(?:(?:PSC|CMR|Unit|UMR)\s?\d{3,5},?\s+Box\s?\d{1,5}|(?:APO|DPO|FPO)\s+(?:AA|AE|AP)"
+    r"|USNS\s+[A-Z][\w\-]+(?:\s+[A-Z][\w\-]+)?|USS\s+[A-Z][\w\-]+(?:\s+[A-Z][\w\-]+)?)(?![\w])"
+)
+_CARE_OF = re.compile(r"(?<![\w-])(?i:c/o|c\.o\.|care\s+of)[ \t]+[^\n,;]{2,60}")
+
+# --- postal codes ---------------------------------------------------------------------------------------------
+
+POSTCODES = {
+    # shapes distinctive enough to stand on their own
+    "uk": r"(?:GIR\s?0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]?\s?\d[ABD-HJLNP-UW-Z]{2})",
+    "ca": r"[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z][ -]?\d[ABCEGHJ-NPRSTV-Z]\d",
+    "ie": r"(?:[AC-FHKNPRTV-Y]\d{2}|D6W)\s?[0-9AC-FHKNPRTV-Y]{4}",
+    "nl": r"[1-9]\d{3}\s?(?!SA|SD|SS)[A-Z]{2}",
+    "us4": r"\d{5}-\d{4}",
+    "pl": r"\d{2}-\d{3}",
+    "pt": r"\d{4}-\d{3}",
+    "br": r"\d{5}-\d{3}",
+    "jp": r"〒\s?\d{3}-?\d{4}|\d{3}-\d{4}",
+    "se": r"(?:SE-?\s?)?\d{3}\s\d{2}",
+    "prefixed": r"(?:D|F|I|A|CH|NL|B|N|S|DK|FI|FIN|SE|NO|E|P|PL|L|LT|LV|EE|CZ|SK|H|HR|SI|GR)-\s?\d{4,5}",
+}
+_POSTCODE = re.compile(
+    r"(?<![\w\-/.,])(?:" + "|".join(f"(?:{p})" for k, p in POSTCODES.items()) + r")(?![\w\-/]|[.,]\d)"
+)
+# a plain 4-6 digit code is a postal code only next to a place: before a city or after a postcode keyword
+_CITY = (rf"(?:{_UP}[\w'’\-]+\.?|{_UP}{{2,}})"
+         rf"(?:[ \t\-]+(?:(?:{_PARTICLE}|sur|am|an|der|im|upon|on|en)[ \t\-]+)?(?:{_UP}[\w'’\-]+\.?)){{0,3}}")
+_CODE_CITY = re.compile(
+    rf"(?<![\w\-/.,$€£])(?P<zip>\d{{4,6}}|\d{{3}}\s\d{{2}}|\d{{2}}\s\d{{3}}|[1-9]\d{{3}}\s?[A-Z]{{2}}|"
+    rf"(?:{POSTCODES['prefixed']})|(?:{POSTCODES['pl']})|(?:{POSTCODES['pt']})|(?:{POSTCODES['se']}))"
+    rf"[ \t]+(?P<city>{_CITY})"
+)
+_ZIP_KEYWORD = re.compile(
+    r"(?i:\b(?:zip(?:\s?code)?|postcode|post\s?code|postal\s?code|pin(?:\s?code)?|plz|postleitzahl|code\s?postal|"
+    r"cap|c\.p\.|cp|postnummer|postinumero|código\s?postal|codigo\s?postal|kod\s?pocztowy))[\s.:#]*"
+    r"(?P<zip>[A-Z0-9]{2,5}(?:[ \-]?[A-Z0-9]{2,4})?)(?![\w])"
+)
+US_STATES = (
+    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK "
+    "OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR GU VI"
+).split()
+REGIONS = US_STATES + "AB BC MB NB NL NS NT NU ON PE QC SK YT NSW VIC QLD WA SA TAS ACT NT".split()
+# "Springfield, IL 62704", "Toronto, ON M5V 2T6", "Sydney NSW 2000", "Mumbai 400001", "LONDON SW1A 1AA"
+_CITY_CODE = re.compile(
+    rf"(?P<city>{_CITY}),?[ \t]+(?:(?P<region>{'|'.join(REGIONS)})\.?,?[ \t]+)?(?:-[ \t]*)?"
+    rf"(?P<zip>\d{{5}}(?:-\d{{4}})?|\d{{6}}|\d{{3}}\s\d{{3}}|\d{{4}}(?=\s*$|\s*[\n,;)])|{POSTCODES['uk']}|{POSTCODES['ca']}|"
+    rf"{POSTCODES['ie']})(?![\w\-])",
+    re.M,
+)
+# "Dublin 4", "Dublin D02 X285": Dublin postal districts
+_DUBLIN = re.compile(r"\b(?:Dublin|DUBLIN)[ \t]+(?:\d{1,2}W?|6W)(?![\w])")
+
+# words that end a place run: a country, or ordinary words that follow an address in a sentence
+_STOP_PLACE = {
+    "and", "or", "but", "the", "on", "at", "in", "for", "from", "to", "with", "is", "was", "until", "since",
+    "tel", "phone", "email", "mob", "fax", "dob", "born", "id", "ref", "eircode", "postcode", "zip", "pin", "plz",
+    "cap", "cp", "code", "box", "po",
+}
+
+
+_CITY_RE = re.compile(_CITY)
+
+
+def _place_run(text: str, at: int) -> int | None:
+    """End of a run of place words (capitalized, or all capitals) starting at `at` on the same line, or None."""
+    m = _CITY_RE.match(text, at)
+    if not m:
+        return None
+    words = list(re.finditer(r"\S+", m.group(0)))
+    while words and (words[-1].group(0).lower().strip(".") in _STOP_PLACE or words[-1].group(0) in REGIONS):
+        words.pop()
+    return at + words[-1].end() if words else None
+
+
+def _tail(text: str, end: int) -> int:
+    """Extend a street over what follows it on its line: ", Indiranagar, Bengaluru 560038", ", Apt 4B"."""
+    while True:
+        m = re.match(r"[ \t]*,?[ \t]*", text[end:])
+        at = end + m.end()
+        if at >= len(text) or text[at] == "\n" or m.end() == 0:
+            return end
+        unit = _UNIT.match(text, at)
+        if unit:
+            end = unit.end()
+            continue
+        if _POSTCODE.match(text, at) or re.match(r"\d{4,6}(?![\w\-])", text[at:]):
+            return end  # the postal code is a ZIP hit of its own
+        run = _place_run(text, at)
+        if run is None or "," not in text[end:at]:
+            return end
+        end = run
+
+
+def streets(text: str) -> Iterator[Hit]:
+    """Street lines (with the places after them on the line), units, c/o lines, PO boxes, military addresses."""
+    for pattern, name in ((_STREET_AFTER, "street"), (_STREET_BEFORE, "street-type-first"),
+                          (_STREET_SUFFIX, "street-compound")):
+        for m in pattern.finditer(text):
+            if name == "street-type-first" and not (m.group("num") or m.group("after")):
+                continue  # "place of birth", "via email": a street type without a house number is no address
+            yield m.start(), _tail(text, m.end()), "ADDRESS", 0.85, f"address:{name}"
+    for pattern, name in ((_UNIT, "unit"), (_PO_BOX, "po-box"), (_MILITARY, "military"), (_CARE_OF, "c/o"),
+                          (_DUBLIN, "dublin-district")):
+        for m in pattern.finditer(text):
+            if name == "po-box" and m.group(0)[:2].upper() in ("PL", "CP", "BP", "C.") and not _near_address(text, m):
+                continue  # short box words are box words only inside an address
+            if name == "unit" and m.group(0)[:2].lower() in ("we", "to", "lo", "sh", "of", "ho", "pl", "do", "bl") \
+                    and not _near_address(text, m):
+                continue
+            yield m.start(), m.end(), "ADDRESS", 0.8, f"address:{name}"
+
+
+def _near_address(text: str, m: re.Match[str]) -> bool:
+    """Whether a weak address word sits in an address: a street, postcode or box within its line or the next."""
+    lo = text.rfind("\n", 0, max(0, text.rfind("\n", 0, m.start())))
+    hi = text.find("\n", text.find("\n", m.end()) + 1)
+    window = text[max(0, lo):len(text) if hi < 0 else hi]
+    return bool(_STREET_AFTER.search(window) or _STREET_SUFFIX.search(window) or _POSTCODE.search(window))
+
+
+def postcodes(text: str) -> Iterator[Hit]:
+    """Postal codes (ZIP) and the cities next to them (ADDRESS)."""
+    for m in _POSTCODE.finditer(text):
+        yield m.start(), m.end(), "ZIP", 0.75, "address:postcode"
+    for m in _CODE_CITY.finditer(text):
+        city = m.group("city")
+        if city.split()[0].lower().strip(".") in _STOP_PLACE or _is_unit_or_month(city):
+            continue
+        yield m.start("zip"), m.end("zip"), "ZIP", 0.8, "address:postcode-city"
+        end = _place_run(text, m.start("city")) or m.end("city")
+        yield m.start("city"), end, "ADDRESS", 0.75, "address:city"
+    for m in _CITY_CODE.finditer(text):
+        city = m.group("city")
+        if city.split()[0].lower().strip(".") in _STOP_PLACE or _is_unit_or_month(city) \
+                or (not m.group("region") and not _near_address(text, m)
+                                        and not re.fullmatch(r"[A-Z\s\-]+", city)):
+            continue  # "Chapter 12345", "Invoice 400001": a capitalized word and a number is not enough alone
+        yield m.start("zip"), m.end("zip"), "ZIP", 0.8, "address:city-postcode"
+        yield m.start("city"), m.end("city"), "ADDRESS", 0.7, "address:city"
+    for m in _ZIP_KEYWORD.finditer(text):
+        if any(c.isdigit() for c in m.group("zip")):
+            yield m.start("zip"), m.end("zip"), "ZIP", 0.85, "address:zip-keyword"
+
+
+_MONTHS_ETC = re.compile(
+    r"(?i)^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun|mg|mcg|ml|kg|g|mmol|"
+    r"units?|tablets?|pills?|doses?|days?|weeks?|months?|years?|hours?|minutes?|euros?|dollars?|kr|nok|sek|dkk|"
+    r"eur|usd|gbp|chf|steps|patients?|records?|items?|orders?)\b"
+)
+
+
+def _is_unit_or_month(words: str) -> bool:
+    return bool(_MONTHS_ETC.match(words))
+
+
+def blocks(text: str, found: list[Hit]) -> Iterator[Hit]:
+    """The lines of an address block after a street or box line: a line of place words (and a postal code)."""
+    street_lines = {text.count("\n", 0, s) for s, _, e, _, _ in found if e == "ADDRESS"}
+    lines = text.split("\n")
+    offset = 0
+    starts = []
+    for line in lines:
+        starts.append(offset)
+        offset += len(line) + 1
+    for n in sorted(street_lines):
+        for k in (n + 1, n + 2):
+            if k >= len(lines):
+                break
+            line = lines[k]
+            stripped = line.strip()
+            if not stripped or len(stripped) > 60:
+                break
+            at = starts[k] + len(line) - len(line.lstrip())
+            run = _place_run(text, at)
+            if run is not None and run - at >= len(stripped.rstrip(",. ")) - 12:
+                yield at, run, "ADDRESS", 0.7, "address:block-line"
+            elif not _POSTCODE.search(line):
+                break
+
+
+def find(text: str) -> list[Hit]:
+    """Every address and postal-code hit in `text`."""
+    if not text:
+        return []
+    hits = list(streets(text))
+    hits.extend(postcodes(text))
+    hits.extend(blocks(text, hits))
+    return hits

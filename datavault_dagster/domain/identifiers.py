@@ -1,0 +1,150 @@
+"""Identifiers of people and their accounts: whatever ID-shaped token follows a cue, national ids by their own
+shape and checksum, and tokens that mix letters and digits the way ids do.
+
+1. **After a cue** ("driver's licence", "passport no.", "national id", "personnummer", "fødselsnummer", "BSN",
+   "NIR", "codice fiscale", "DNI", "PAN", "Aadhaar", "TFN", "Medicare", "NHS number", "NINO", "SSN", "MRN",
+   "member", "policy", "claim", "customer", "employee", "student", "case", "reference" numbers, "licence plate"):
+   the next ID-shaped token, in any grouping ("AB 12 34 56 C", "943 476 5919", "RSSMRA85T10A562S", "X1234567-B").
+2. **National ids** by Presidio's country recognizers (UK NHS/NINO, ES NIF/NIE, IT fiscal code, IN PAN/Aadhaar,
+   AU TFN/Medicare, SE personnummer, FI henkilötunnus, PL PESEL, DE tax id, SG NRIC, KR RRN, TR TC kimlik, ZA id,
+   …): their patterns and checksums, kept when Presidio is confident (a checksum passed or a strong pattern).
+3. **Mixed tokens** without a cue: 6+ characters with at least two digits and a letter ("X1234567", "AB123456C"),
+   unless they read as a quantity with its unit ("500mg", "12kg") or a well-known code ("COVID-19").
+
+`spans(text)` yields `(start, end, "ID", score, recognizer)`; `load()` builds Presidio's recognizers once.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+Hit = tuple[int, int, str, float, str]
+
+CUES = (
+    r"driver'?s?\s*licen[cs]e|driving\s*licen[cs]e|licen[cs]e|DL|führerschein|permis(?:\s+de\s+conduire)?|"
+    r"patente|carnet\s+de\s+conducir|rijbewijs|körkort|førerkort|kørekort|ajokortti|prawo\s+jazdy|"
+    r"passport|passeport|pass|reisepass|pasaporte|passaporto|paspoort|pass(?:nummer)?|"
+    r"national\s*id(?:entity)?(?:\s*card)?|id\s*card|identity\s*card|id(?:entity)?\s*(?:no|number|#)|"
+    r"personal\s*(?:id|identity\s*code|number)|personnummer|fødselsnummer|personnummer|cpr|henkilötunnus|hetu|"
+    r"kennitala|bsn|burgerservicenummer|nir|insee|numéro\s+de\s+sécurité\s+sociale|sécu|steuer-?id|"
+    r"steueridentifikationsnummer|sozialversicherungsnummer|svnr|ahv|avs|codice\s*fiscale|c\.?f\.?|"
+    r"dni|nie|nif|cif|nss|cpf|rg|pesel|nip|regon|pan|aadhaa?r|uid|tfn|tax\s*file\s*number|medicare|"
+    r"nhs\s*(?:no|number)?|chi|nino|ni\s*(?:no|number)|national\s*insurance(?:\s*number)?|sin|"
+    r"social\s*insurance(?:\s*number)?|ssn|social\s*security(?:\s*number)?|itin|ein|tin|tax\s*id|vat|"
+    r"mrn|medical\s*record|hospital\s*(?:no|number)|patient\s*(?:id|no|number)|chart|"
+    r"member(?:ship)?|subscriber|policy|claim|customer|client|"
+    r"employee|staff|personnel|payroll|student|matricul[ae]|badge|case|ticket|reference|ref|"
+    r"licen[cs]e\s*plate|number\s*plate|registration|reg|plate|kenteken|kennzeichen|immatriculation|targa|matrícula|"
+    r"voter\s*id|epic|ration\s*card|green\s*card|a-?number|alien\s*(?:no|number)|visa|residence\s*permit|"
+    r"permit|certificate|cert|id|identifier"
+)
+_CUE = re.compile(
+    rf"(?i)(?<![\w])(?:{CUES})(?![\w])"
+    r"(?:[ \t]*(?:no\.?|nr\.?|n[º°o]\.?|number|num\.?|#|id|code|nummer|numéro|número|numero|card|is|was|:|-|=|"
+    r"ending|starting|reads|of|the|my|his|her|their|\(|\))){0,4}[ \t:#=\-]*"
+)
+# an id: letters and digits in groups ("AB 12 34 56 C", "943 476 5919", "X1234567-B", "RSSMRA85T10A562S")
+_ID = re.compile(
+    r"(?=[A-Za-z0-9\-./ ]{0,3}\d|[A-Z]{2,})[A-Za-z0-9]"
+    r"(?:[A-Za-z0-9]|[\-./](?=[A-Za-z0-9])|[ ](?=[A-Z0-9]{1,6}(?![a-z])))"
+    r"{2,29}(?![\w])"
+)
+_MIXED = re.compile(r"(?<![\w\-./@])(?=[A-Za-z\-]*\d[A-Za-z\-]*\d)(?=[\d\-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9\-]{4,24}"
+                    r"(?![\w@]|[\-./]\w)")
+_QUANTITY = re.compile(
+    r"(?i)^\d+(?:[.,]\d+)?(?:mg|mcg|µg|ug|ml|l|kg|g|lb|lbs|oz|km|m|cm|mm|mmol|mol|iu|u|hz|khz|mhz|ghz|kb|mb|gb|tb|"
+    r"am|pm|h|hr|hrs|min|mins|s|sec|st|nd|rd|th|x|yo|yrs?|d|wk|wks|mo|k|kw|kwh|v|w|px|dpi|mph|kph|bpm)$"
+)
+_KNOWN_CODES = re.compile(r"(?i)^(?:covid-?19|sars-?cov-?2|h[0-9]n[0-9]|hba1c|mp[34]|[a-z]\d{1,2}|[a-z]{1,3}-?\d{1,2}|"
+                          r"\d{1,2}[a-z]{1,2}|\d{3,4}x\d{3,4}|iso-?\d+|rfc-?\d+|utf-?8|ipv[46]|4g|5g|3d|2fa|b2b|"
+                          r"covid19|icd-?10|icd-?9|cd4|cd8|t2dm|t1dm)$")
+_DATEISH = re.compile(r"^\d{1,4}[./\-]\d{1,2}[./\-]\d{1,4}$|^\d{1,2}:\d{2}")
+_WORDS_AFTER_CUE = re.compile(r"(?i)^(?:is|was|the|a|an|and|or|for|of|to|with|on|in|at|by|we|he|she|they|it|this|"
+                              r"that|number|no|pending|unknown|missing|expired|valid|holder|details|card|office)$")
+
+# Presidio's country recognizers: their patterns and checksums (entity names are theirs; all become ID)
+PRESIDIO_RECOGNIZERS = (
+    "NhsRecognizer", "UkNinoRecognizer", "UkPassportRecognizer", "UkDrivingLicenceRecognizer", "EsNifRecognizer",
+    "EsNieRecognizer", "EsPassportRecognizer", "ItFiscalCodeRecognizer", "ItIdentityCardRecognizer",
+    "ItPassportRecognizer", "ItDriverLicenseRecognizer", "InPanRecognizer", "InAadhaarRecognizer",
+    "InPassportRecognizer", "InVoterRecognizer", "AuTfnRecognizer", "AuMedicareRecognizer", "SePersonnummerRecognizer",
+    "FiPersonalIdentityCodeRecognizer", "PlPeselRecognizer", "DeTaxIdRecognizer", "DeSocialSecurityRecognizer",
+    "DeIdCardRecognizer", "DePassportRecognizer", "SgFinRecognizer", "KrRrnRecognizer", "TrNationalIdRecognizer",
+    "ZaIdNumberRecognizer", "CaSinRecognizer", "UsItinRecognizer", "UsPassportRecognizer", "UsMbiRecognizer",
+    "ThTninRecognizer", "NgNinRecognizer", "PhUmidRecognizer",
+)
+PRESIDIO_MIN_SCORE = 0.5
+
+_lock = threading.Lock()
+_presidio: list[Any] | None = None
+
+
+def load() -> list[Any]:
+    """Presidio's country recognizers, built once, answering for English text as for any other."""
+    global _presidio
+    if _presidio is None:
+        with _lock:
+            if _presidio is None:
+                import presidio_analyzer.predefined_recognizers as predefined
+
+                built = []
+                for name in PRESIDIO_RECOGNIZERS:
+                    cls = getattr(predefined, name, None)
+                    if cls is None:
+                        continue
+                    try:
+                        built.append(cls(supported_language="en"))
+                    except TypeError:
+                        built.append(cls())
+                _presidio = built
+    return _presidio
+
+
+def _after_cue(text: str) -> Iterator[Hit]:
+    for m in _CUE.finditer(text):
+        idm = _ID.match(text, m.end())
+        if not idm:
+            continue
+        token = idm.group(0).rstrip(" .-/")
+        if not any(c.isdigit() for c in token):
+            continue
+        if _WORDS_AFTER_CUE.match(token) or _DATEISH.match(token) or _QUANTITY.match(token):
+            continue
+        alnum = re.sub(r"\W", "", token)
+        if len(alnum) < (5 if alnum.isdigit() else 4):
+            continue
+        yield idm.start(), idm.start() + len(token), "ID", 0.8, "id:after-cue"
+
+
+def _mixed(text: str) -> Iterator[Hit]:
+    for m in _MIXED.finditer(text):
+        token = m.group(0)
+        if _QUANTITY.match(token) or _KNOWN_CODES.match(token) or _DATEISH.match(token) \
+                or re.match(r"(?i)x{2,}", token):  # "xxxx4321": a masked number, the last four digits are LAST4
+            continue
+        if sum(c.isdigit() for c in token) < 2 or len(token.replace("-", "")) < 6:
+            continue
+        yield m.start(), m.end(), "ID", 0.6, "id:mixed-token"
+
+
+def _national(text: str) -> Iterator[Hit]:
+    for recognizer in load():
+        try:
+            results = recognizer.analyze(text, recognizer.supported_entities)
+        except Exception:  # noqa: BLE001 - one recognizer's failure must not stop detection
+            continue
+        for r in results:
+            if r.score >= PRESIDIO_MIN_SCORE:
+                yield r.start, r.end, "ID", min(0.85, r.score), f"presidio:{type(recognizer).__name__}"
+
+
+def spans(text: str) -> Iterator[Hit]:
+    """Identifier hits in `text`."""
+    if not text or not any(c.isdigit() for c in text):
+        return
+    yield from _after_cue(text)
+    yield from _mixed(text)
+    yield from _national(text)
