@@ -328,10 +328,11 @@ def recase(text: str) -> str | None:
 # --- names from the lexicon ------------------------------------------------------------------------------------
 
 _TOKEN = re.compile(r"[^\W\d_](?:[^\W\d_]|['’\-](?=[^\W\d_]))*")
-SEED_RANK = 1000
+SEED_RANK = 1000  # a lone capitalized word is a name when it is among a country's 1,000 most popular names
+# a name before one of these names a disease, a sign or a law ("Parkinson's disease", "Murphy's sign")
 EPONYM_WORDS = {"disease", "syndrome", "disorder", "palsy", "sign", "test", "law", "score", "scale", "criteria",
                 "procedure", "operation", "reflex", "phenomenon", "maneuver", "manoeuvre", "fracture", "lymphoma",
-                "sarcoma", "tumour", "tumor", "ulcer", "cyst", "classification", "effect", "principle", "theorem"}  # a lone capitalized word is a name when it is among a country's 1,000 most popular names
+                "sarcoma", "tumour", "tumor", "ulcer", "cyst", "classification", "effect", "principle", "theorem"}
 
 
 def lexicon_names(text: str, lex) -> Iterator[tuple[int, int]]:  # noqa: ANN001 - a lexicon.Lexicon

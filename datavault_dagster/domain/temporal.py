@@ -77,8 +77,8 @@ _SHORT_DATES = [
     # at the start of a line of a list: " - 04/02 UBER *EATS"
     re.compile(r"(?m)^[ \t]*(?:[-*•][ \t]*)?(?P<d>(?:[12]\d|3[01]|0?[1-9])/(?:[12]\d|3[01]|0?[1-9]))(?=[ \t])"),
 ]
-_CJK_DATES = re.compile(r"(?:\d{2,4}[ \t]*年[ \t]*)?\d{1,2}[ \t]*月[ \t]*\d{1,2}[ \t]*日|\d{4}년[ \t]*\d{1,2}월[ \t]*\d{1,2}일"
-                        r"|\d{1,2}월[ \t]*\d{1,2}일|\d{4}年\d{1,2}月")
+_CJK_DATES = re.compile(r"(?:\d{2,4}[ \t]*年[ \t]*)?\d{1,2}[ \t]*月[ \t]*\d{1,2}[ \t]*日"
+                        r"|\d{4}년[ \t]*\d{1,2}월[ \t]*\d{1,2}일|\d{1,2}월[ \t]*\d{1,2}일|\d{4}年\d{1,2}月")
 # "4 t/m 11 juni 2024", "June 10–12, 2024", "vom 03.06. bis", "nuit du 14 au 15 octobre": a day joined to a date
 _RANGE_BEFORE = re.compile(r"(?<![\w.])(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th|\.)?[ \t]*(?:[-–]|t/m|au|bis|to|till|til|"
                            r"tot|a|al|et)[ \t]*$")
@@ -105,7 +105,8 @@ def dates(text: str) -> Iterator[Hit]:
     """Dates (with a time joined to them) in `text`."""
     found: list[tuple[int, int]] = []
     for m in (m for pattern in _SHORT_DATES for m in pattern.finditer(text)):
-        found.append((m.start("d"), m.end("d") - m.group("d").endswith(".") * (not re.search(r"\.\d+\.$", m.group("d")))))
+        day = m.group("d")  # "17.04." keeps its dot, "19th." ends a sentence
+        found.append((m.start("d"), m.end("d") - (day.endswith(".") and not re.search(r"\.\d+\.$", day))))
     for pattern in (_WORD_DATES, _NUMERIC_DATES, _CJK_DATES):
         for m in pattern.finditer(text):
             piece = m.group(0)
