@@ -531,6 +531,8 @@ def name_rule_spans(text: str, likeness: names.NameLikeness | None = None) -> It
         yield Span(start, end, "PERSON", score, "name-rule:cue")
     for start, end in names.lexicon_names(text, lexicon.shared()):
         yield Span(start, end, "PERSON", 0.6, "name-rule:lexicon")
+    for start, end in names.speaker_names(text):
+        yield Span(start, end, "PERSON", 0.6, "name-rule:speaker")
 
 # --- resolution ---------------------------------------------------------------------------------------------------
 
@@ -606,6 +608,31 @@ def _clean_person(text: str, start: int, end: int) -> tuple[int, int] | None:
     if " " not in piece and piece.isupper() and len(piece) <= 4:
         return None  # an acronym NER took for a name ("ABA", "KYC")
     return names.extend_last_first(text, start, end)
+
+
+_PARTICLES_BEFORE = (r"(?:(?:van|von|de|der|den|da|di|du|la|le|del|della|ten|ter|bin|binti|bint|al|el|Van|Von|De)"
+                     r"[ \t]+){1,3}")
+_INITIALS_BEFORE = re.compile(rf"(?<![\w.])(?:[A-Z]\.[ \t]?){{1,4}}[ \t]*(?:{_PARTICLES_BEFORE})?$"
+                              rf"|(?<![\w.])[A-Z][ \t]+$|(?<![\w.]){_PARTICLES_BEFORE}$")
+_INITIAL_AFTER = re.compile(r"^[ \t]+[A-Z]\.?(?![\w'’])(?![ \t]*[:=])")
+
+
+def _with_initials(text: str, spans: list[Span]) -> list[Span]:
+    """Person names widened over their initials: 'R. Okafor', 'P.J. van Leeuwen', 'A PATEL', 'JOSE L'."""
+    out = []
+    for i, s in enumerate(spans):
+        if s.entity == "PERSON":
+            start, end = s.start, s.end
+            lo = spans[i - 1].end if i else 0
+            hi = spans[i + 1].start if i + 1 < len(spans) else len(text)
+            if m := _INITIALS_BEFORE.search(text[max(lo, start - 24):start]):
+                start -= len(m.group(0))
+            if m := _INITIAL_AFTER.match(text[end:min(hi, end + 4)]):
+                end += m.end()
+            if (start, end) != (s.start, s.end):
+                s = Span(start, end, s.entity, s.score, s.source, s.name, s.replacement)
+        out.append(s)
+    return out
 
 
 def _link_names(text: str, spans: list[Span]) -> list[Span]:
@@ -735,7 +762,7 @@ class Detector:
                 protected = [(m.start(), m.end()) for m in PROTECTED.finditer(text)]
                 spans = [s for s in spans + found
                          if not any(s.start < e and b < s.end for b, e in protected)]
-                spans = resolve(spans)
+                spans = _with_initials(text, resolve(spans))
                 after = [temporal.age_after_name(text, s.end) for s in spans if s.entity == "PERSON"]
                 if any(after):
                     spans = resolve(spans + [Span(a, b, "AGE", 0.7, "pattern:age:after-name") for a, b in

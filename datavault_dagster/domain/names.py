@@ -14,7 +14,12 @@ import re
 from collections.abc import Iterator
 from functools import cache
 
-TITLE_WORDS = ("Dr", "Doctor", "Mr", "Mrs", "Ms", "Miss", "Mx", "Prof", "Professor", "Nurse", "Sr", "Fr", "Rev")
+TITLE_WORDS = ("Dr", "Doctor", "Mr", "Mrs", "Ms", "Miss", "Mx", "Prof", "Professor", "Nurse", "Sr", "Fr", "Rev",
+               # honorifics of other languages: "Frau Kaya", "Signora Costa", "mevrouw Bakker", "Sra. Pérez"
+               "Herr", "Frau", "Hr", "Fr", "Mme", "Mlle", "Madame", "Monsieur", "Mademoiselle", "Signora", "Signor",
+               "Signore", "Sig", "Sigra", "Dott", "Dottssa", "Dottoressa", "Sra", "Srta", "Señor", "Señora", "Don",
+               "Doña", "Dona", "Mevrouw", "Mevr", "Heer", "Dhr", "Mw", "Mej", "Smt", "Shri", "Shrimati",
+               "Kumari", "Bey", "Hanım", "Sayın", "Sir", "Capt", "Sgt", "Cpl", "Insp", "Fru", "Rouva", "Herra")
 CREDENTIALS = ("MD", "M.D.", "DO", "D.O.", "RN", "NP", "PA-C", "PA", "PhD", "DDS", "DMD", "LPN", "FNP", "CNP",
                "APRN", "PharmD", "LCSW", "MSW", "DPT", "PT", "OD", "CPA", "CFP", "Esq", "JD")
 # words that introduce a person; a strong cue admits a single name word ("daughter Maria"), a weak one needs two
@@ -29,13 +34,26 @@ STRONG_CUES = (
 )
 WEAK_CUES = (
     "by", "per", "to", "with", "for", "from", "and", "of", "cc", "attn", "c/o", "met", "saw", "called", "told",
-    "asked", "contact", "contacted", "visited", "seen", "about", "ask", "that",
+    "asked", "contact", "contacted", "visited", "seen", "about", "ask", "that", "I'm", "I am", "my name is",
+    "this is", "name's", "signed", "maiden name is", "called", "named", "add", "née", "geb", "geborene", "born",
 )
 FORM_LABELS = (
     "name", "full name", "patient", "patient name", "pt", "customer", "customer name", "client", "client name",
     "account holder", "holder", "beneficiary", "contact", "emergency contact", "provider", "physician",
     "guarantor", "insured", "subscriber", "member", "member name", "signed", "signature", "from", "to", "next of kin",
     "nok", "parent", "spouse", "referring physician", "pcp", "attending", "advisor", "owner", "payee", "recipient",
+    "first name", "last name", "surname", "given name", "given names", "forename", "forenames", "middle name",
+    "maiden name", "family name", "employee", "employee name", "staff", "agent", "rep", "caller", "account name",
+    "cardholder", "card holder", "claimant", "applicant", "co-applicant", "tenant", "landlord", "witness", "driver",
+    "midwife", "gp", "doctor", "nurse", "consultant", "surgeon", "therapist", "student", "pupil", "child", "mother",
+    "father", "guardian", "parent/guardian", "sender", "addressee", "attention", "requested by", "approved by",
+    "name of patient", "patient's name", "guest", "traveller", "passenger", "holder", "policyholder",
+    # other languages
+    "nom", "prénom", "prénoms", "nom d'usage", "nom de naissance", "patient", "patiente", "nombre", "apellidos",
+    "apellido", "paciente", "nome", "cognome", "paziente", "naam", "voornaam", "achternaam", "patiënt", "navn",
+    "fornavn", "etternavn", "efternavn", "förnamn", "efternamn", "namn", "pårørende", "anhörig", "nimi", "etunimi",
+    "sukunimi", "name", "vorname", "nachname", "familienname", "geburtsname", "patientin", "versicherter",
+    "kontoinhaber", "ansprechpartner", "imię", "nazwisko", "pacjent", "pacjentka", "hasta adı", "adı", "soyadı",
 )
 PARTICLES = {"van", "von", "de", "da", "das", "do", "dos", "del", "della", "der", "den", "di", "du", "la", "le",
              "bin", "ibn", "al", "el", "ter", "ten", "y", "st"}
@@ -82,7 +100,7 @@ ORG_WORDS = {
     "wireless", "regional", "general", "memorial", "community",
 }
 _CRED = "|".join(re.escape(c) for c in sorted(CREDENTIALS, key=len, reverse=True))
-_TITLE = "|".join(TITLE_WORDS + tuple(t.upper() for t in TITLE_WORDS))
+_TITLE = "|".join(sorted(set(TITLE_WORDS + tuple(t.upper() for t in TITLE_WORDS)), key=len, reverse=True))
 
 _WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’\-](?=[^\W\d_]))*\.?")
 _TITLE_RE = re.compile(rf"\b(?:{_TITLE})\b\.?[ \t]+")
@@ -187,6 +205,28 @@ def extend_last_first(text: str, start: int, end: int) -> tuple[int, int]:
     if m and _name_word(m.group(1), caps=m.group(1).isupper()):
         return start, end + m.end()
     return start, end
+
+
+_SPEAKER = re.compile(
+    r"(?m)^[ \t]*(?:\[?\d{1,2}[:.]\d{2}(?::\d{2})?(?:[ \t]?[AaPp][Mm])?\]?[ \t]*(?:[-–—][ \t]*)?)"
+    r"(?P<name>[^\W\d_][\w'’\-]{1,24}(?:[ \t][^\W\d_][\w'’\-.]{0,24}){0,2})[ \t]*:"
+    r"|\b(?:Agent|Rep|Advisor|Adviser|Operator|Nurse|Dr|Doctor|Caller|Customer)[ \t]*"
+    r"\((?P<inner>[^\W\d_][\w'’\- ]{1,30})\)"
+)
+_NOT_SPEAKER = {"agent", "caller", "customer", "rep", "advisor", "operator", "system", "bot", "user", "assistant",
+                "note", "subject", "re", "fw", "fwd", "to", "from", "cc", "date", "sent", "time", "tel", "phone"}
+
+
+def speaker_names(text: str) -> Iterator[tuple[int, int]]:
+    """Names that label turns of a chat or transcript: '[12:01] Lola:', '11:02 PM - tasha:', 'Agent (Sam):'."""
+    for m in _SPEAKER.finditer(text):
+        group = "name" if m.group("name") else "inner"
+        value = m.group(group)
+        if value.lower().strip() in _NOT_SPEAKER or value.split()[0].lower() in not_name():
+            continue
+        if group == "name" and not re.match(r"[ \t]*(?:\[|\d)", m.group(0)):
+            continue  # a line starting "Word:" is a field label unless a time stamp comes first
+        yield m.start(group), m.start(group) + len(value.rstrip())
 
 
 def titled_names(text: str) -> Iterator[tuple[int, int]]:
