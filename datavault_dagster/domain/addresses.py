@@ -39,22 +39,28 @@ TYPES_BEFORE = (
     "rue avenue av boulevard bd bld chemin ch allée allee impasse place pl quai route rte cours faubourg fg voie "
     "square passage via viale piazza piazzale p.zza corso largo vicolo strada contrada borgo calle c/ avenida "
     "avda plaza pza paseo carrer camino ronda travesía travesia glorieta rambla rua travessa praça praca alameda "
-    "estrada ul ulica al aleja plac os osiedle"
+    "estrada ul ulica al aleja plac os osiedle str strada bd-ul bulevardul calea jalan jln lorong rehov rechov "
+    "carrera cra cra. cr calle cl cll diagonal dg transversal tv avenida ak kr ngõ ngo đường duong phố pho hẻm "
+    "soi thanon"
 ).split()
 # Germanic, Nordic, Dutch and Finnish street types: the end of a compound ("Hauptstraße", "Storgata",
 # "Keizersgracht", "Mannerheimintie") or a word of their own ("Karl Johans gate", "Dronning Mauds gate")
 SUFFIXES = (
     "straße strasse str. straat weg gasse allee platz ring damm ufer chaussee steig pfad markt gate gata gaten "
     "gatan gränd vägen väg veien vegen vei veg vej vejen gade gaden stræde allé plads torv katu tie kuja polku "
-    "väylä raitti laan plein gracht kade dijk singel steeg pad dreef hof baan kaai"
+    "väylä raitti laan plein gracht kade dijk singel steeg pad dreef hof baan kaai utca út tér körút sor "
+    "cad. caddesi cd. sok. sokak sokağı bulvarı blv. mahallesi mah. ulice třída náměstí nábřeží ulica cesta "
+    "iela prospekts gatve"
 ).split()
 
 _T_AFTER = "|".join(sorted({re.escape(t) for t in TYPES_AFTER}, key=len, reverse=True))
 _T_BEFORE = "|".join(sorted({re.escape(t) for t in TYPES_BEFORE}, key=len, reverse=True))
 _SUFFIX = "|".join(sorted({re.escape(t) for t in SUFFIXES}, key=len, reverse=True))
 
-_HOUSE = r"\d{1,5}(?:\s?[A-Za-z](?![\w]))?(?:\s?(?:bis|ter))?(?:\s?[-/]\s?\d{1,5}[A-Za-z]?)?"
-_UNIT_WORDS = (r"(?:Flat|Apt|Apartment|Appt|Unit|Suite|Ste|Room|Rm|Floor|Fl|Level|Lvl|Bldg|Building|Block|Blk|"
+_HOUSE = r"\d{1,5}(?:\s?[A-Za-z](?![\w]))?(?:\s?(?:bis|ter))?(?:\s?[-/]\s?\d{1,5}[A-Za-z]?){0,3}"
+_UNIT_WORDS = (r"(?:Flat|Apt|Apartment|Appt|App|Apto|Depto|Dpto|Bloco|Bloque|Bât|Bâtiment|Escalier|Zimmer|Daire|"
+               r"Emelet|Ajtó|Lokal|Mieszkanie|"
+               r"Unit|Suite|Ste|Room|Rm|Floor|Fl|Level|Lvl|Bldg|Building|Block|Blk|"
                r"Wohnung|Whg|WE|Étage|Etage|étage|Bus|Boîte|Bte|Piso|Planta|Puerta|Pta|Escalera|Esc|Scala|Interno|"
                r"Int|Lgh|Leil|Huoneisto|Stg|Top|Tür|Door|Lot|Shop|Office|Villa|House|Plot|Door No|H\.?No)")
 _UNIT = re.compile(
@@ -62,7 +68,10 @@ _UNIT = re.compile(
     r"(?=[\w\-/]*\d|[A-Z](?![\w]))[A-Za-z0-9][\w\-/]{0,7}(?![\w])"
     # "3º B", "2. OG", "3rd floor" are units too
     r"|(?<![\w-])\d{1,2}(?:º|ª|\.|st|nd|rd|th)?\s?(?:(?i:OG|EG|DG|floor|étage|etage|piso|plan|vån|etg|krs))(?![\w])"
-    r"|(?<![\w-])\d{1,2}[ºª]\s?[A-Z0-9](?![\w])",
+    r"|(?<![\w-])\d{1,2}\.?[ºª°]\s?(?:Esq|Dto|Dta|Izq|Izda|Dcha|Dch|Drt|Centro|[A-Z0-9])\.?(?![\w])"
+    # Danish floors and sides ("3. tv.", "2. th"), Hong Kong and Taiwan floors ("18/F", "12F."), "#08-1135", "III"
+    r"|(?<![\w-])\d{1,2}\.[ \t]?(?:tv|th|mf|sal)\b\.?|(?<![\w-])\d{1,2}/F\b|(?<![\w-])\d{1,2}F\.(?!\w)"
+    r"|(?<![\w-])#\d{1,3}-\d{1,5}(?![\w])",
 )
 
 _STREET_AFTER = re.compile(
@@ -79,7 +88,7 @@ _STREET_BEFORE = re.compile(
 )
 _STREET_SUFFIX = re.compile(
     # Name words ending in a Germanic/Nordic type, then the house number: "Karl Johans gate 22", "Hauptstr. 5"
-    rf"(?<![\w\-])(?:{_NAME_WORD}[ \t]+){{0,3}}(?:{_UP}[\w'’\-]*?(?:{_SUFFIX})|(?:{_NAME_WORD}[ \t]+)(?:{_SUFFIX}))"
+    rf"(?<![\w\-])(?:{_NAME_WORD}[ \t]+){{0,3}}(?:{_UP}[\w'’\-]*?(?:{_SUFFIX})|(?:{_NAME_WORD}[ \t]+)(?i:{_SUFFIX}))"
     rf"(?<=\w|\.)[ \t]*,?[ \t]*{_HOUSE}(?:[ \t]+[A-Z](?![\w]))?(?:[ \t]+\d{{1,3}}(?![\w]))?(?![\w])",
 )
 _PO_BOX = re.compile(
@@ -119,7 +128,7 @@ _CITY = (rf"(?:{_UP}[\w'’\-]+\.?|{_UP}{{2,}})"
 _CODE_CITY = re.compile(
     rf"(?<![\w\-/.,$€£])(?P<zip>\d{{4,6}}|\d{{3}}\s\d{{2}}|\d{{2}}\s\d{{3}}|[1-9]\d{{3}}\s?[A-Z]{{2}}|"
     rf"(?:{POSTCODES['prefixed']})|(?:{POSTCODES['pl']})|(?:{POSTCODES['pt']})|(?:{POSTCODES['se']}))"
-    rf"[ \t]+(?P<city>{_CITY})"
+    rf"(?:[ \t]+|[ \t]*[;|][ \t]*)(?P<city>{_CITY})"
 )
 _ZIP_KEYWORD = re.compile(
     r"(?i:\b(?:zip(?:\s?code)?|postcode|post\s?code|postal\s?code|pin(?:\s?code)?|plz|postleitzahl|code\s?postal|"
@@ -158,7 +167,7 @@ def _place_run(text: str, at: int) -> int | None:
     if not m:
         return None
     words = list(re.finditer(r"\S+", m.group(0)))
-    while words and (words[-1].group(0).lower().strip(".") in _STOP_PLACE or words[-1].group(0) in REGIONS):
+    while words and words[-1].group(0).lower().strip(".") in _STOP_PLACE:
         words.pop()
     return at + words[-1].end() if words else None
 
@@ -227,7 +236,8 @@ def postcodes(text: str) -> Iterator[Hit]:
                                         and not re.fullmatch(r"[A-Z\s\-]+", city)):
             continue  # "Chapter 12345", "Invoice 400001": a capitalized word and a number is not enough alone
         yield m.start("zip"), m.end("zip"), "ZIP", 0.8, "address:city-postcode"
-        yield m.start("city"), m.end("city"), "ADDRESS", 0.7, "address:city"
+        end = m.end("region") if m.group("region") else m.end("city")
+        yield m.start("city"), end, "ADDRESS", 0.7, "address:city"
     for m in _ZIP_KEYWORD.finditer(text):
         if any(c.isdigit() for c in m.group("zip")):
             yield m.start("zip"), m.end("zip"), "ZIP", 0.85, "address:zip-keyword"

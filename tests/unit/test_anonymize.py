@@ -198,7 +198,7 @@ TEXT_CASES = [
     ("Lives at 83 Kim Ports Apt. 123, Town", "Lives at [ADDRESS], Town"),
     ("Lives at 5 Oak Ave., Town", "Lives at [ADDRESS]"),
     # the city of a street address goes with it (it used to stay: "[ADDRESS], Lake Lisaport, IA [ZIP]")
-    ("Lives at 17005 Julie Street, Lake Lisaport, IA 20810.", "Lives at [ADDRESS], IA [ZIP]."),
+    ("Lives at 17005 Julie Street, Lake Lisaport, IA 20810.", "Lives at [ADDRESS] [ZIP]."),
     # dates
     ("On March 3, 2024 we met", "On [DATE] we met"),
     ("On Mar. 3rd, 2024 we met", "On [DATE] we met"),

@@ -86,7 +86,7 @@ ENTITY_CASES = [
     ("Write to it-desk@hospital.internal please.", "EMAIL", "it-desk@hospital.internal"),
     ("Lives at 123 Main Street Apt. 4 with family.", "ADDRESS", "123 Main Street Apt. 4"),
     ("Lives at 4567 Smith Ridges Suite 890, Town, IA 20810.", "ADDRESS", "4567 Smith Ridges Suite 890, Town"),
-    ("Mail to 350 West 42nd Street, New York, NY 10036.", "ADDRESS", "350 West 42nd Street, New York"),
+    ("Mail to 350 West 42nd Street, New York, NY 10036.", "ADDRESS", "350 West 42nd Street, New York, NY"),
     ("Mail to P.O. Box 1442, Helena, MT 59601.", "ADDRESS", "P.O. Box 1442, Helena"),
     ("Mail to 12 Oak Ave., Springfield, IL 62704.", "ZIP", "62704"),
     ("ZIP 62704-1234 on the form.", "ZIP", "62704-1234"),
