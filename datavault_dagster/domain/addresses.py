@@ -123,8 +123,10 @@ _POSTCODE = re.compile(
     r"(?<![\w\-/.,])(?:" + "|".join(f"(?:{p})" for k, p in POSTCODES.items()) + r")(?![\w\-/]|[.,]\d)"
 )
 # a plain 4-6 digit code is a postal code only next to a place: before a city or after a postcode keyword
-_CITY = (rf"(?:{_UP}[\w'’\-]+\.?|{_UP}{{2,}})"
-         rf"(?:[ \t\-]+(?:(?:{_PARTICLE}|sur|am|an|der|im|upon|on|en)[ \t\-]+)?(?:{_UP}[\w'’\-]+\.?)){{0,3}}")
+# place words are letters only: "Reading RG1 2ST" is a city and a postcode, not a three-word city
+_PLACE_WORD = rf"{_UP}[^\W\d_]*(?:['’\-][^\W\d_]+)*\.?"
+_CITY = (rf"(?:{_PLACE_WORD})"
+         rf"(?:[ \t\-]+(?:(?:{_PARTICLE}|sur|am|an|der|im|upon|on|en)[ \t\-]+)?(?:{_PLACE_WORD})){{0,3}}")
 _CODE_CITY = re.compile(
     rf"(?<![\w\-/.,$€£])(?P<zip>\d{{4,6}}|\d{{3}}\s\d{{2}}|\d{{2}}\s\d{{3}}|[1-9]\d{{3}}\s?[A-Z]{{2}}|"
     rf"(?:{POSTCODES['prefixed']})|(?:{POSTCODES['pl']})|(?:{POSTCODES['pt']})|(?:{POSTCODES['se']}))"
@@ -132,7 +134,9 @@ _CODE_CITY = re.compile(
 )
 _ZIP_KEYWORD = re.compile(
     r"(?i:\b(?:zip(?:\s?code)?|postcode|post\s?code|postal\s?code|pin(?:\s?code)?|plz|postleitzahl|code\s?postal|"
-    r"cap|c\.p\.|cp|postnummer|postinumero|código\s?postal|codigo\s?postal|kod\s?pocztowy))[\s.:#]*"
+    r"cap|c\.p\.|cp|postnummer|postinumero|código\s?postal|codigo\s?postal|kod\s?pocztowy|cod\s?poștal|"
+    r"cod\s?postal|irányítószám|posta\s?kodu|psč|邮编|郵便番号|우편번호|〒)|postal_?code|post_?code|zip_?code)"
+    r"[\s.:#\"'=：]*"
     r"(?P<zip>[A-Z0-9]{2,5}(?:[ \-]?[A-Z0-9]{2,4})?)(?![\w])"
 )
 US_STATES = (
@@ -143,7 +147,8 @@ REGIONS = US_STATES + "AB BC MB NB NL NS NT NU ON PE QC SK YT NSW VIC QLD WA SA 
 # "Springfield, IL 62704", "Toronto, ON M5V 2T6", "Sydney NSW 2000", "Mumbai 400001", "LONDON SW1A 1AA"
 _CITY_CODE = re.compile(
     rf"(?P<city>{_CITY}),?[ \t]+(?:(?P<region>{'|'.join(REGIONS)})\.?,?[ \t]+)?(?:-[ \t]*)?"
-    rf"(?P<zip>\d{{5}}(?:-\d{{4}})?|\d{{6}}|\d{{3}}\s\d{{3}}|\d{{4}}(?=\s*$|\s*[\n,;)])|{POSTCODES['uk']}|{POSTCODES['ca']}|"
+    rf"(?P<zip>\d{{5}}(?:-\d{{4}})?|\d{{6}}|\d{{3}}\s\d{{3}}|\d{{4}}(?=[ \t]*(?:$|[\n,;.)(]))|"
+    rf"{POSTCODES['uk']}|{POSTCODES['ca']}|"
     rf"{POSTCODES['ie']})(?![\w\-])",
     re.M,
 )
@@ -215,7 +220,16 @@ def _near_address(text: str, m: re.Match[str]) -> bool:
     lo = text.rfind("\n", 0, max(0, text.rfind("\n", 0, m.start())))
     hi = text.find("\n", text.find("\n", m.end()) + 1)
     window = text[max(0, lo):len(text) if hi < 0 else hi]
-    return bool(_STREET_AFTER.search(window) or _STREET_SUFFIX.search(window) or _POSTCODE.search(window))
+    return bool(_STREET_AFTER.search(window) or _STREET_SUFFIX.search(window) or _POSTCODE.search(window)
+                or _ADDRESS_WORD.search(window))
+
+
+# a line that says it holds an address: "Address:", "Anschrift", "domicilio", "lives at"
+_ADDRESS_WORD = re.compile(
+    r"(?i)\b(?:address|addr|adresse?|anschrift|wohnort|wohnhaft|domicile|domicilio|domiciliu|dirección|direccion|"
+    r"endereço|endereco|morada|indirizzo|residenza|adres|osoite|bydliště|adresa|cím|lives\s+at|living\s+at|"
+    r"resides\s+at|resident\s+at|ship\s+to|deliver\s+to|mailing|billing|residence|home|bor\s+i|bor\s+på)\b"
+)
 
 
 def postcodes(text: str) -> Iterator[Hit]:
@@ -231,8 +245,9 @@ def postcodes(text: str) -> Iterator[Hit]:
         yield m.start("city"), end, "ADDRESS", 0.75, "address:city"
     for m in _CITY_CODE.finditer(text):
         city = m.group("city")
+        pin = len(m.group("zip")) == 6 and "-" in text[m.end("city"):m.start("zip")]  # "Bengaluru - 560003"
         if city.split()[0].lower().strip(".") in _STOP_PLACE or _is_unit_or_month(city) \
-                or (not m.group("region") and not _near_address(text, m)
+                or (not m.group("region") and not pin and not _near_address(text, m)
                                         and not re.fullmatch(r"[A-Z\s\-]+", city)):
             continue  # "Chapter 12345", "Invoice 400001": a capitalized word and a number is not enough alone
         yield m.start("zip"), m.end("zip"), "ZIP", 0.8, "address:city-postcode"
@@ -272,6 +287,8 @@ def blocks(text: str, found: list[Hit]) -> Iterator[Hit]:
             if not stripped or len(stripped) > 60:
                 break
             at = starts[k] + len(line) - len(line.lstrip())
+            if _POSTCODE.match(text, at):
+                continue  # a postcode line ("RG1 2ST") is a ZIP hit; the city may follow on the next line
             run = _place_run(text, at)
             if run is not None and run - at >= len(stripped.rstrip(",. ")) - 12:
                 yield at, run, "ADDRESS", 0.7, "address:block-line"
