@@ -5,7 +5,8 @@ Read from `data/lexicon.json.gz`, built offline by `scripts/build_lexicons.py` f
 are frequent words in their own language's text ("Ingrid" has a Zipf frequency of 4.2 in Norwegian), and many
 words turn up as someone's name somewhere ("Bei", "Street"), so neither list alone decides:
 
-- `ordinary(word)`: frequent in some language (Zipf >= 3.4) and not a popular name, unless very frequent (>= 5.0);
+- `ordinary(word)`: frequent in some language (Zipf >= 3.4) and not a popular name (top 500 of a country), unless
+  very frequent (>= 5.0) and not among a country's top 20 names;
 - `name_like(word)`: ranked in the top 3,000 first or last names of some country and not ordinary;
 - `plain(word)`: a frequent word that is not a name at all (or so frequent that it does not matter): what NER takes
   into a name by mistake ("Termin bei", "Bei Fragen", "Patientin").
@@ -25,6 +26,8 @@ ORDINARY_ZIPF = 3.4
 VERY_FREQUENT_ZIPF = 5.0
 POPULAR_NAME_RANK = 500
 NAME_RANK = 3000
+TOP_NAME_RANK = 20
+PLAIN_NAME_RANK = 200
 
 
 def key(word: str) -> str:
@@ -57,7 +60,8 @@ class Lexicon:
         if zipf < ORDINARY_ZIPF:
             return False
         rank = self.name_rank(word)
-        return zipf >= VERY_FREQUENT_ZIPF or rank is None or rank > POPULAR_NAME_RANK
+        # "Carlos" (Zipf 5.1), "Hana" (5.8): names among the 20 most popular of a country stay names
+        return rank is None or rank > POPULAR_NAME_RANK or (zipf >= VERY_FREQUENT_ZIPF and rank > TOP_NAME_RANK)
 
     def name_like(self, word: str) -> bool:
         rank = self.name_rank(word)
@@ -68,7 +72,8 @@ class Lexicon:
         if zipf < ORDINARY_ZIPF:
             return False
         rank = self.name_rank(word)
-        return rank is None or rank > NAME_RANK or zipf >= 5.5
+        # "bei" (Zipf 6.7, a name ranked 343rd somewhere) is plain; "Andre" (6.3, 63rd), "Will" (6.5, 138th) are not
+        return rank is None or rank > NAME_RANK or (zipf >= VERY_FREQUENT_ZIPF and rank > PLAIN_NAME_RANK)
 
 
 _lock = threading.Lock()

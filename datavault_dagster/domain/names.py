@@ -435,3 +435,31 @@ def lexicon_names(text: str, lex) -> Iterator[tuple[int, int]]:  # noqa: ANN001 
                     and word not in stop and nxt not in stop:
                 used = i + 1
                 yield tok.start(), tokens[i + 1].end()
+
+
+# --- names in Chinese, Japanese and Korean script ---------------------------------------------------------------
+
+_CJK = r"[\u4e00-\u9fff\u3400-\u4dbf\u3040-\u30ff\uac00-\ud7af々〆ヶ]"
+_CJK_RUN = rf"{_CJK}{{1,4}}(?:[ \u3000]{_CJK}{{1,4}})?"
+_CJK_LABEL = re.compile(
+    r"(?:氏名|名前|姓名|患者|受取人|宛名|收件人|收货人|联系人|客户|連絡先|長男|長女|次男|次女|妻|夫|父|母|息子|娘|"
+    r"고객명|환자|성명|이름|보호자|수취인|담당자)[ \t]*[:：]?[ \t\u3000]*"
+    rf"(?P<name>{_CJK_RUN})"
+)
+_CJK_HONORIFIC = re.compile(rf"(?P<name>{_CJK_RUN})[ \u3000]?(?:様|さん|さま|君|くん|ちゃん|殿|先生|님|씨|女士|小姐)")
+_CJK_IN_LATIN = re.compile(rf"{_CJK}{{2,8}}(?:[ \u3000]{_CJK}{{1,6}})?")
+
+
+def cjk_names(text: str) -> Iterator[tuple[int, int]]:
+    """Names in CJK script: after a label ('氏名:', '收件人', '고객명:'), before an honorific ('田中様', '박지현 님'),
+    and any CJK run inside Latin-script text ('Lin Yu-ting (林宇婷)')."""
+    if not re.search(_CJK, text):
+        return
+    for pattern in (_CJK_LABEL, _CJK_HONORIFIC):
+        for m in pattern.finditer(text):
+            yield m.start("name"), m.end("name")
+    letters = sum(c.isalpha() for c in text)
+    cjk = len(re.findall(_CJK, text))
+    if letters and cjk / letters < 0.3:
+        for m in _CJK_IN_LATIN.finditer(text):
+            yield m.start(), m.end()
