@@ -530,8 +530,35 @@ def keys_retire(settings: Settings, key_id: str, out=sys.stdout) -> int:  # noqa
 
 # --- anonymize -----------------------------------------------------------------------------------
 
-def anonymize_stream(settings: Settings, lines, out, jsonl: bool, domain: str | None) -> int:  # noqa: ANN001
-    """Anonymize stdin line by line with the pipeline's engine; returns the number of lines rejected."""
+_CUE_SOURCES = ("cue", "title", "credential", "speaker", "after-name", "zip-keyword", "phone:after-cue")
+
+
+def _cue_word(text: str, start: int) -> str | None:
+    """The cue nearest before `start` that one of the context recognizers reads ("passport no.", "tel", "Dr")."""
+    from .domain import identifiers, names, phones, temporal
+
+    window = text[max(0, start - 48):start]
+    best = None
+    for pattern in (identifiers._CUE, phones._CUE, names._CUE_RE, names._TITLE_RE, temporal._AGE_CUE):  # noqa: SLF001
+        for m in pattern.finditer(window):
+            if best is None or m.end() > best.end() or (m.end() == best.end() and m.start() < best.start()):
+                best = m
+    return best.group(0).strip(" \t:#=-") if best else None
+
+
+def explain(text: str, spans, out) -> None:  # noqa: ANN001 - detect.Span list, a text stream
+    """One line per detected span: offsets, type, recognizer, score and, for context recognizers, the cue word
+    before it. Written to the user's terminal only (never logged); the span's own text is not printed."""
+    for s in spans:
+        cue = _cue_word(text, s.start) if any(part in s.source for part in _CUE_SOURCES) else None
+        suffix = f"  cue={cue!r}" if cue else ""
+        print(f"    [{s.start}:{s.end}] {s.entity:<8} {s.source:<36} score={s.score:.2f}{suffix}", file=out)
+
+
+def anonymize_stream(settings: Settings, lines, out, jsonl: bool, domain: str | None,  # noqa: ANN001
+                     explain_spans: bool = False) -> int:
+    """Anonymize stdin line by line with the pipeline's engine; returns the number of lines rejected. With
+    `explain_spans`, each text line is followed by what was found in it (see `explain`)."""
     from . import runtime
     from .domain.errors import InvalidRecord
     from .domain.records import SCHEMAS, RawRecord, validate_payload
@@ -542,7 +569,12 @@ def anonymize_stream(settings: Settings, lines, out, jsonl: bool, domain: str | 
     for n, line in enumerate(lines, start=1):
         line = line.rstrip("\n")
         if not jsonl:
-            print(anonymizer.anonymize_text(line), file=out)
+            if explain_spans:
+                spans = anonymizer.detector.detect(line)
+                print(anonymizer.render(line, spans), file=out)
+                explain(line, spans, out)
+            else:
+                print(anonymizer.anonymize_text(line), file=out)
             continue
         try:
             record = json.loads(line)
@@ -687,6 +719,9 @@ def build_parser() -> argparse.ArgumentParser:
     an = sub.add_parser("anonymize", help="anonymize stdin (text, or JSON lines with --jsonl) to stdout")
     an.add_argument("--jsonl", action="store_true", help="one record per line (healthcare.v1 or finance.v1)")
     an.add_argument("--domain", choices=["healthcare", "finance"], help="domain of --jsonl records")
+    an.add_argument("--explain", action="store_true",
+                    help="after each line, each span found: offsets, type, recognizer, score and cue word "
+                         "(to this terminal only, never to a log)")
 
     sub.add_parser("status", help="counts, lag, dead letters by reason and failed partitions (with the records "
                                   "their checks name)")
@@ -762,7 +797,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         if args.reidentify:
             print(f"A (re-identified, audited): {reidentify(settings, answer.text, args.role, args.reason)}")
     elif args.command == "anonymize":
-        rejected = anonymize_stream(settings, sys.stdin, sys.stdout, args.jsonl, args.domain)
+        rejected = anonymize_stream(settings, sys.stdin, sys.stdout, args.jsonl, args.domain, args.explain)
         return 1 if rejected else 0
     elif args.command == "status":
         print(json.dumps(status(settings), indent=2))

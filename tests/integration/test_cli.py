@@ -47,6 +47,21 @@ def test_anonymize_text_and_jsonl_lines(dv_env):
     assert leaked == []
 
 
+def test_anonymize_explain_names_type_recognizer_score_and_cue_but_not_the_value(dv_env):
+    text = "My driver's license number is D1234-56789, call me on 95 87 33 33; Frau Kaya, aged 82\n"
+    result = _run("-v", "anonymize", "--explain", stdin=text)  # INFO logs on stderr: they must not carry values
+    assert result.returncode == 0, result.stderr
+    first, *explained = result.stdout.splitlines()
+    assert first == "My driver's license number is [ID], call me on [PHONE]; Frau " + first.split("Frau ")[1]
+    rows = {line.split()[1]: line for line in explained}
+    assert set(rows) >= {"ID", "PHONE", "PERSON", "AGE"}
+    assert "pattern:id:after-cue" in rows["ID"] and "cue=\"driver's license number is\"" in rows["ID"]
+    assert "cue='call'" in rows["PHONE"] and "score=" in rows["PHONE"] and "[30:41]" in rows["ID"]
+    for value in ("D1234", "56789", "95 87", "Kaya", "82"):
+        assert all(value not in line for line in explained), value  # the explanation never repeats a value
+        assert value not in result.stderr  # nor does any log line
+
+
 def test_sealed_producer_leaves_no_plaintext_in_redis_and_is_processed(dv_env):
     result = _run("produce", "--domain", "finance", "--count", "12", "--seed", "6", "--sealed")
     assert result.returncode == 0, result.stderr
