@@ -79,11 +79,12 @@ PRESIDIO_RECOGNIZERS = (
 PRESIDIO_MIN_SCORE = 0.5
 
 _lock = threading.Lock()
-_presidio: list[Any] | None = None
+_presidio: list[tuple[Any, Any]] | None = None  # (recognizer, one compiled regex of all its patterns)
 
 
-def load() -> list[Any]:
-    """Presidio's country recognizers, built once, answering for English text as for any other."""
+def load() -> list[tuple[Any, Any]]:
+    """Presidio's country recognizers, built once, answering for English text as for any other, each with one
+    compiled regex of all its patterns: a text none of them matches (most) costs one search, not 35 analyses."""
     global _presidio
     if _presidio is None:
         with _lock:
@@ -96,9 +97,13 @@ def load() -> list[Any]:
                     if cls is None:
                         continue
                     try:
-                        built.append(cls(supported_language="en"))
+                        recognizer = cls(supported_language="en")
                     except TypeError:
-                        built.append(cls())
+                        recognizer = cls()
+                    import regex
+
+                    union = "|".join(f"(?:{p.regex})" for p in recognizer.patterns)
+                    built.append((recognizer, regex.compile(union, recognizer.global_regex_flags)))
                 _presidio = built
     return _presidio
 
@@ -131,7 +136,9 @@ def _mixed(text: str) -> Iterator[Hit]:
 
 
 def _national(text: str) -> Iterator[Hit]:
-    for recognizer in load():
+    for recognizer, could in load():
+        if not could.search(text):
+            continue
         try:
             results = recognizer.analyze(text, recognizer.supported_entities)
         except Exception:  # noqa: BLE001 - one recognizer's failure must not stop detection
