@@ -166,6 +166,7 @@ _STOP_PLACE = {
 
 
 _CITY_RE = re.compile(_CITY)
+_STREET_TYPE_WORD = re.compile(rf"(?i)(?<![\w])(?:{_T_AFTER}|{_T_BEFORE})\.?(?![\w])|(?i:{_SUFFIX})(?![\w])")
 
 
 def _place_run(text: str, at: int) -> int | None:
@@ -186,8 +187,8 @@ def _tail(text: str, end: int) -> int:
         at = end + m.end()
         if at >= len(text) or text[at] == "\n" or m.end() == 0:
             return end
-        unit = _UNIT.match(text, at)
-        if unit:
+        unit = _UNIT.match(text, at) or re.compile(r"#[ \t]?\d{1,5}[A-Za-z]?(?![\w\-])").match(text, at)
+        if unit:  # "Apt 4B", "#214" after the street
             end = unit.end()
             continue
         if _POSTCODE.match(text, at) or re.match(r"\d{4,6}(?![\w\-])", text[at:]):
@@ -240,8 +241,9 @@ def postcodes(text: str) -> Iterator[Hit]:
         yield m.start(), m.end(), "ZIP", 0.75, "address:postcode"
     for m in _CODE_CITY.finditer(text):
         city = m.group("city")
-        if city.split()[0].lower().strip(".") in _STOP_PLACE or _is_unit_or_month(city):
-            continue
+        if city.split()[0].lower().strip(".") in _STOP_PLACE or _is_unit_or_month(city) \
+                or _STREET_TYPE_WORD.search(city):
+            continue  # "3901 Old Hickory Blvd" is a house number and a street, not a postal code and a city
         yield m.start("zip"), m.end("zip"), "ZIP", 0.8, "address:postcode-city"
         end = _place_run(text, m.start("city")) or m.end("city")
         yield m.start("city"), end, "ADDRESS", 0.75, "address:city"
