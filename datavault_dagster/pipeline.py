@@ -14,6 +14,7 @@ from .domain.anonymize import AnonymizedRecord, Anonymizer, KnownPII, guard
 from .domain.batches import StreamRange
 from .domain.crypto import Keyring
 from .domain.detect import OtherPeople
+from .domain.drift import DetectionStats
 from .domain.embed import Embedder, chunk_text, embedding_id, record_text
 from .domain.errors import InvalidRecord, InvalidToken
 from .domain.leaks import (
@@ -61,6 +62,7 @@ class SealReport:
     skipped_erased: int = 0  # entries of subjects erased after they were written (never sealed again)
     key_id: str = ""
     k: KReport = field(default_factory=lambda: KReport(0, 0, 0, 0))
+    detections: DetectionStats = field(default_factory=DetectionStats)  # counts per entity type, never a value
     seconds: float = 0.0
 
 
@@ -229,6 +231,8 @@ def seal_partition(
         keep = [i for i, (entry, _) in enumerate(accepted) if entry.stream_id not in erased]
         accepted, qis = [accepted[i] for i in keep], [qis[i] for i in keep]
     report.k = enforce_k(qis, present_fields(qis), min_k)
+    for _, anon in accepted:
+        report.detections.add(anon.scan)
     subject_keys = vault.subject_keys(rng.domain, (a.subject_pseudonym for _, a in accepted),
                                       create=keyring.new_subject_key)
     rows: list[VaultRow] = []
@@ -239,6 +243,7 @@ def seal_partition(
                              key.key_id, envelope))
     report.counts = vault.upsert_records(rows)
     report.sealed = len(rows) - report.counts.skipped_erased
+    vault.put_detection_stats(rng, report.detections)
     report.skipped_erased = len(erased) + report.counts.skipped_erased
     if report.counts.skipped_erased:  # an erasure started meanwhile: remember no identity of its subject
         late = vault.erased_entries([(anon.subject_pseudonym, entry.stream_id) for entry, anon in accepted])

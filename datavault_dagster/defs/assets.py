@@ -3,6 +3,7 @@
 import dagster as dg
 
 from ..domain.batches import StreamRange
+from ..domain.drift import DetectionStats, per_1k
 from ..domain.records import DOMAINS
 from ..pipeline import count_by, embed_partition, known_pii_of_range, seal_partition
 from ..services.settings import Settings
@@ -63,9 +64,34 @@ def encrypted_records(
         "quasi_identifier_classes": report.k.classes,
         "records_generalized": report.k.generalized,
         "records_quasi_identifiers_withheld": report.k.suppressed,
+        "free_text_records": report.detections.records,
+        "free_text_fields": report.detections.texts,
+        "free_text_chars": report.detections.chars,
+        "detections": detections_table(report.detections),
+        "detections_per_1k_chars": report.detections.per_1k_chars(),
         "duration_s": round(report.seconds, 3),
         "records_per_s": round(report.entries_read / report.seconds, 1) if report.seconds else 0.0,
     })
+
+
+DETECTIONS_SCHEMA = dg.TableSchema(columns=[
+    dg.TableColumn("entity", description="entity type (PERSON, ADDRESS, ZIP, PHONE, DATE, ...)"),
+    dg.TableColumn("detected", "int", description="spans the detector's own recognizers found in free text"),
+    dg.TableColumn("known", "int", description="matches of the record's (or its batch's) known values in free text"),
+    dg.TableColumn("detected_per_1k_chars", "float"),
+    dg.TableColumn("known_per_1k_chars", "float"),
+])
+
+
+def detections_table(stats: DetectionStats) -> dg.TableMetadataValue:
+    """What detection found in the partition's free text, per entity type: counts and rates, never a value."""
+    return dg.MetadataValue.table(
+        [dg.TableRecord({"entity": entity, "detected": stats.detected[entity], "known": stats.known[entity],
+                         "detected_per_1k_chars": round(per_1k(stats.detected[entity], stats.chars), 4),
+                         "known_per_1k_chars": round(per_1k(stats.known[entity], stats.chars), 4)})
+         for entity in sorted(set(stats.detected) | set(stats.known))],
+        schema=DETECTIONS_SCHEMA,
+    )
 
 
 @dg.asset(

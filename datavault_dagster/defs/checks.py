@@ -3,6 +3,7 @@
 import dagster as dg
 
 from ..domain.batches import StreamRange
+from ..domain.drift import DriftReport, DriftThresholds, detection_drift
 from ..domain.errors import InvalidToken
 from ..domain.quasi import measure_k, present_fields, quasi_identifiers
 from ..pipeline import count_known_values, known_pii_of_range, open_record, scan_partition
@@ -109,6 +110,54 @@ def dead_letter_depth(
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"dead_letters": len(letters), "fraction": round(fraction, 4), "by_field_and_reason": reasons},
     )
+
+
+DRIFT = DriftThresholds()
+
+
+def drift_metadata(report: DriftReport) -> dict[str, object]:
+    """The drift check's metadata: per-entity counts, rates, medians and ratios (never a value)."""
+    def r(x: float | None) -> float | None:
+        return None if x is None else round(x, 4)
+
+    return {
+        "note": report.note,
+        "history_partitions": report.history,
+        "free_text_chars": report.chars,
+        "drifted_entities": ", ".join(e.entity for e in report.drifted) or "none",
+        "rates": dg.MetadataValue.md(
+            "| entity | count | per 1k chars | median | ratio | seen in | status |\n|---|---|---|---|---|---|---|\n"
+            + "\n".join(f"| {e.entity} | {e.count} | {e.rate:.3f} | {e.median:.3f} | "
+                        f"{'-' if e.ratio is None else f'{e.ratio:.2f}'} | {e.seen_in:.0%} | {e.status} |"
+                        for e in report.entities)
+        ),
+        "per_entity": {e.entity: {"count": e.count, "rate_per_1k_chars": r(e.rate), "median_per_1k_chars": r(e.median),
+                                  "ratio": r(e.ratio), "expected": r(e.expected), "seen_in": r(e.seen_in),
+                                  "status": e.status}
+                       for e in report.entities},
+    }
+
+
+@dg.asset_check(asset=encrypted_records, partitions_def=stream_batches,
+                description=f"Detections per 1,000 characters of free text, per entity type, stay within "
+                            f"{DRIFT.low:.2g}x-{DRIFT.high:.2g}x of the median of the domain's last {DRIFT.history} "
+                            "partitions, and an entity usually found is not absent: a collapse means a producer "
+                            "changed its format or the detector regressed. Warns only; counts, never values.")
+def detection_rates_are_stable(context: dg.AssetCheckExecutionContext, vault: VaultResource) -> dg.AssetCheckResult:
+    """Compare the partition's detection counts (kept by the seal step) with its domain's recent partitions."""
+    rng = StreamRange.from_partition_key(context.partition_key)
+    store = vault.vault()
+    current = store.detection_stats(rng.partition_key)
+    if current is None:
+        return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN, metadata={
+            "note": "no detection counts for this partition (sealed before they were kept)"})
+    report = detection_drift(current, store.detection_history(rng, DRIFT.history), DRIFT)
+    for e in report.drifted:
+        ratio = "n/a" if e.ratio is None else f"{e.ratio:.2f}"
+        context.log.warning(f"partition {rng.partition_key}: {e.entity} {e.status}: {e.count} found, "
+                            f"{e.expected:.1f} expected (ratio {ratio})")
+    return dg.AssetCheckResult(passed=report.stable, severity=dg.AssetCheckSeverity.WARN,
+                               metadata=drift_metadata(report))
 
 
 @dg.asset_check(asset=record_embeddings, blocking=True, partitions_def=stream_batches,

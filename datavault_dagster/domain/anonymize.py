@@ -24,6 +24,7 @@ from datetime import date
 from typing import Any
 
 from .detect import Detector, KnownPII, OtherPeople, Span, shared_detector
+from .drift import TextScan
 from .errors import LeakDetected
 from .quasi import date_shift_days, parse_written_date, shift_date, shift_written_date
 from .records import RawRecord
@@ -235,8 +236,9 @@ class Anonymizer:
 
     def _field_texts(
         self, free: Iterable[str], coded: Iterable[str], known: KnownPII, dates: SubjectDates
-    ) -> Callable[[str], str]:
-        """Anonymize a record's text fields (dates shifted like its own); returns the lookup that builds its document.
+    ) -> tuple[Callable[[str], str], TextScan]:
+        """Anonymize a record's text fields (dates shifted like its own); returns the lookup that builds its document
+        and the tally of what was found in its free text (counts per entity type, for the drift check).
 
         Free text (notes, the reason for a visit) goes through person NER in one batch. Coded values (drug,
         diagnosis, facility and merchant names) get the record's own identifiers and the pattern recognizers
@@ -245,9 +247,10 @@ class Anonymizer:
         """
         free_u = list(dict.fromkeys(t for t in free if t))
         coded_u = [t for t in dict.fromkeys(t for t in coded if t) if t not in free_u]
-        done = dict(zip(free_u, self.anonymize_texts(free_u, known, dates=dates), strict=True))
+        found = self.detector.detect_many(free_u, known, ner=True)
+        done = {t: self.render(t, spans, dates) for t, spans in zip(free_u, found, strict=True)}
         done.update(zip(coded_u, self.anonymize_texts(coded_u, known, ner=False, dates=dates), strict=True))
-        return lambda s: done.get(s, s)
+        return (lambda s: done.get(s, s)), TextScan.of(free_u, found)
 
     def subject_dates(self, subject: str, dob: str, on: str) -> SubjectDates:
         """The date rules for a subject's free text: its offset, its date of birth, two-digit years read around `on`."""
@@ -278,7 +281,7 @@ class Anonymizer:
         person = self.pseudonyms.person(f"{p['first_name']} {p['last_name']}")
         subject = self.pseudonyms.subject("healthcare", p["patient_id"])
         dates = self.subject_dates(subject, p["dob"], enc["date"])
-        text = self._field_texts(
+        text, scan = self._field_texts(
             [record.payload["note"], enc["reason"]],
             [enc["facility"], enc["department"]]
             + [d["description"] for d in record.payload["diagnoses"]]
@@ -312,7 +315,7 @@ class Anonymizer:
             ],
             "note": text(record.payload["note"]),
         }
-        return AnonymizedRecord(record.domain, record.record_id, subject, doc, known)
+        return AnonymizedRecord(record.domain, record.record_id, subject, doc, known, scan)
 
     def _finance_known(self, record: RawRecord) -> KnownPII:
         c, acct = record.payload["customer"], record.payload["account"]
@@ -340,7 +343,7 @@ class Anonymizer:
         last_tx = max((t["date"] for t in record.payload["transactions"]), default=acct["opened"])
         dates = self.subject_dates(subject, c["dob"], last_tx)
         shift = dates.shift_days
-        text = self._field_texts(
+        text, scan = self._field_texts(
             [record.payload["note"]], [t[k] for t in txs for k in ("merchant", "category")], known, dates
         )
         doc = {
@@ -363,7 +366,7 @@ class Anonymizer:
             ],
             "note": text(record.payload["note"]),
         }
-        return AnonymizedRecord(record.domain, record.record_id, subject, doc, known)
+        return AnonymizedRecord(record.domain, record.record_id, subject, doc, known, scan)
 
 
 @dataclass(frozen=True)
@@ -375,6 +378,7 @@ class AnonymizedRecord:
     subject_pseudonym: str
     document: dict[str, Any]
     known: KnownPII = field(repr=False, compare=False, default_factory=KnownPII)
+    scan: TextScan = field(compare=False, default_factory=TextScan)  # detection counts of its free text, no values
 
     def to_json(self) -> bytes:
         """Canonical JSON bytes (sorted keys) so the same input seals the same plaintext."""

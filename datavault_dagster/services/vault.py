@@ -9,7 +9,9 @@ from datetime import datetime
 import psycopg
 from psycopg.types.json import Jsonb
 
+from ..domain.batches import StreamRange, parse_stream_id
 from ..domain.crypto import SUBJECT_VERSION, WrappedSubjectKey, envelope_version, key_id_of
+from ..domain.drift import DetectionStats
 
 SCHEMA_SQL = """
 CREATE SCHEMA IF NOT EXISTS datavault;
@@ -65,6 +67,21 @@ CREATE TABLE IF NOT EXISTS datavault.erasure_receipts (
 -- added with batch erasure: neighbours re-generalized (re-sealed) whose vectors are not yet re-embedded
 ALTER TABLE datavault.erasure_receipts ADD COLUMN IF NOT EXISTS pending_reembed jsonb NOT NULL DEFAULT '[]'::jsonb;
 CREATE INDEX IF NOT EXISTS erasure_receipts_subject_idx ON datavault.erasure_receipts (subject_pseudonym);
+-- counts of what detection found in each partition's free text (entity types and numbers, never a value), read by
+-- the drift check; the range's first stream id orders a domain's partitions
+CREATE TABLE IF NOT EXISTS datavault.detection_stats (
+    partition_key text        PRIMARY KEY,
+    domain        text        NOT NULL,
+    stream_ms     bigint      NOT NULL,
+    stream_seq    bigint      NOT NULL,
+    records       integer     NOT NULL,
+    texts         integer     NOT NULL,
+    chars         bigint      NOT NULL,
+    detected      jsonb       NOT NULL,
+    known         jsonb       NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS detection_stats_order_idx ON datavault.detection_stats (domain, stream_ms, stream_seq);
 """
 
 _ROW_COLS = "r.domain, r.record_id, r.stream_id, r.partition_key, r.subject_pseudonym, r.key_id, r.envelope"
@@ -104,6 +121,11 @@ class VaultRow:
 def _vault_row(row: Sequence) -> VaultRow:
     """A VaultRow from `_ROW_COLS, _SK_COLS` columns."""
     return VaultRow(*row[:6], bytes(row[6]), _subject_key(row[7:]))
+
+
+def _detection_stats(row: Sequence) -> DetectionStats:
+    return DetectionStats.from_json({"records": row[0], "texts": row[1], "chars": row[2], "detected": row[3],
+                                     "known": row[4]})
 
 
 def _subject_key(cols: Sequence) -> WrappedSubjectKey | None:
@@ -674,6 +696,44 @@ class Vault:
                 "SELECT domain, reason_code, count(*) FROM datavault.dead_letters GROUP BY 1, 2 ORDER BY 1, 2"):
             out.setdefault(domain, {})[reason] = n
         return out
+
+    # --- detection statistics (counts only) ------------------------------------------------------------
+
+    def put_detection_stats(self, rng: StreamRange, stats: DetectionStats) -> None:
+        """Store a partition's detection counts. A re-run replaces them unless it sealed fewer records: once a
+        succeeded range is trimmed from Redis (or entries were quarantined or erased) a re-run reads less, and the
+        counts of the range as it was first sealed stay the partition's baseline for the drift check."""
+        ms, seq = parse_stream_id(rng.start)
+        self.conn.execute(
+            """INSERT INTO datavault.detection_stats
+               (partition_key, domain, stream_ms, stream_seq, records, texts, chars, detected, known)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (partition_key) DO UPDATE SET records = EXCLUDED.records, texts = EXCLUDED.texts,
+                   chars = EXCLUDED.chars, detected = EXCLUDED.detected, known = EXCLUDED.known, created_at = now()
+               WHERE EXCLUDED.records >= datavault.detection_stats.records""",
+            (rng.partition_key, rng.domain, ms, seq, stats.records, stats.texts, stats.chars,
+             Jsonb(dict(stats.detected)), Jsonb(dict(stats.known))),
+        )
+
+    def detection_stats(self, partition_key: str) -> DetectionStats | None:
+        """A partition's detection counts (None: sealed before they were kept)."""
+        row = self.conn.execute(
+            "SELECT records, texts, chars, detected, known FROM datavault.detection_stats WHERE partition_key = %s",
+            (partition_key,),
+        ).fetchone()
+        return _detection_stats(row) if row else None
+
+    def detection_history(self, rng: StreamRange, limit: int) -> list[DetectionStats]:
+        """The detection counts of the `limit` partitions of the range's domain just before it in the stream
+        (oldest first), whenever and wherever they ran; partitions without free text are skipped."""
+        ms, seq = parse_stream_id(rng.start)
+        rows = self.conn.execute(
+            """SELECT records, texts, chars, detected, known FROM datavault.detection_stats
+               WHERE domain = %s AND (stream_ms, stream_seq) < (%s, %s) AND chars > 0
+               ORDER BY stream_ms DESC, stream_seq DESC LIMIT %s""",
+            (rng.domain, ms, seq, limit),
+        ).fetchall()
+        return [_detection_stats(row) for row in reversed(rows)]
 
     def key_id_counts(self, partition_key: str | None = None) -> dict[str, int]:
         """Records per master key id (all, or of one partition)."""

@@ -34,7 +34,7 @@ def test_definitions_hold_the_assets_checks_sensors_and_jobs(dv_env):
     blocking = {name for name, spec in specs.items() if spec.blocking}
     assert blocking == {"vault_has_no_plaintext_pii", "every_blob_decrypts", "vector_count_matches_records",
                         "vectors_have_no_pii", "quasi_identifiers_k_anonymous"}
-    assert "dead_letter_depth" in specs
+    assert "dead_letter_depth" in specs and "detection_rates_are_stable" in specs  # both warn, never block
     sensor = defs.resolve_sensor_def("redis_stream_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert defs.resolve_sensor_def("trim_ingested_ranges")

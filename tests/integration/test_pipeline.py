@@ -90,7 +90,7 @@ def test_partition_run_seals_embeds_dead_letters_and_replays_idempotently(monkey
     assert outcome.success
     assert all(outcome.checks.values()) and set(outcome.checks) == {
         "vault_has_no_plaintext_pii", "every_blob_decrypts", "dead_letter_depth", "quasi_identifiers_k_anonymous",
-        "vector_count_matches_records", "vectors_have_no_pii",
+        "vector_count_matches_records", "vectors_have_no_pii", "detection_rates_are_stable",
     }
     meta = outcome.metadata["vault/encrypted_records"]
     assert meta["entries_read"] == 33 and meta["records_sealed"] == 30 and meta["dead_letters"] == 3
@@ -122,11 +122,14 @@ def test_partition_run_seals_embeds_dead_letters_and_replays_idempotently(monkey
 
     # re-materializing the same partition writes nothing new and keeps every row byte-identical
     vectors_before = store.count()
+    detections = vault.detection_stats(key)
+    assert detections is not None and detections.records == 30 and detections.detected["PERSON"] > 0
     again = orchestrate.run_partition(instance, defs, key)
     assert again.success
     assert again.metadata["vault/encrypted_records"]["rows_inserted"] == 0
     assert _vault_snapshot(settings.postgres_url) == snapshot
     assert store.count() == vectors_before
+    assert vault.detection_stats(key) == detections  # the re-run read a trimmed range: the first counts stay
     assert len(vault.dead_letters()) == 3 and streams.dead_letter_length("healthcare") == 3
 
 
