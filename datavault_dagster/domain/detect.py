@@ -18,10 +18,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import addresses, identifiers, lexicon, names, phones, temporal
 from .errors import DataVaultError
+
+if TYPE_CHECKING:
+    from .custom_rules import CustomRules
 
 logger = logging.getLogger(__name__)
 
@@ -607,6 +610,8 @@ def _clean_person(text: str, start: int, end: int) -> tuple[int, int] | None:
         return None
     if " " not in piece and lex.plain(piece):
         return None
+    if all(lex.ordinary(w) for w in re.findall(r"[^\W\d_][\w'’\-]*", piece)):
+        return None  # "Hun bor", "Sa fille", "Aucun signe": ordinary words of some language, no name among them
     if " " not in piece and piece.isupper() and len(piece) <= 4:
         return None  # an acronym NER took for a name ("ABA", "KYC")
     return names.extend_last_first(text, start, end)
@@ -685,8 +690,9 @@ def spacy_model_path() -> str:
 class Detector:
     """Finds PII spans in free text. Loads spaCy and Presidio once, on first use, thread-safely."""
 
-    def __init__(self, *, ner: bool = True, batch_size: int = 32) -> None:
+    def __init__(self, *, ner: bool = True, batch_size: int = 32, custom: CustomRules | None = None) -> None:
         self.ner = ner
+        self.custom = custom  # the deployment's recognizers (DATAVAULT_RECOGNIZERS), see custom_rules.py
         self.batch_size = batch_size
         self._load_lock = threading.Lock()
         self._nlp_lock = threading.Lock()  # spaCy does not promise thread-safe inference
@@ -764,11 +770,15 @@ class Detector:
                 protected = [(m.start(), m.end()) for m in PROTECTED.finditer(text)]
                 spans = [s for s in spans + found
                          if not any(s.start < e and b < s.end for b, e in protected)]
+                if self.custom is not None:  # before resolve: an allowed or switched-off span shadows nothing
+                    spans = self.custom.filter(text, spans)
                 spans = _with_initials(text, resolve(spans))
                 after = [temporal.age_after_name(text, s.end) for s in spans if s.entity == "PERSON"]
                 if any(after):
                     spans = resolve(spans + [Span(a, b, "AGE", 0.7, "pattern:age:after-name") for a, b in
                                              filter(None, after)])
+                if self.custom is not None:  # ages after names are found after resolve
+                    spans = self.custom.filter(text, spans)
                 out.append(_link_names(text, spans))
             return out
         except DetectionError:
@@ -799,6 +809,8 @@ class Detector:
                 continue  # Presidio's URL recognizer alone costs ~1 ms a note: skip texts that cannot match
             for r in recognizer.analyze(text, [theirs]):
                 spans.append(Span(r.start, r.end, ours, r.score, f"presidio:{type(recognizer).__name__}"))
+        if self.custom is not None:
+            spans.extend(self.custom.spans(text))
         return spans
 
     def _people(self, texts: Sequence[str]) -> list[list[Span]]:
@@ -823,10 +835,16 @@ _shared_lock = threading.Lock()
 
 
 def shared_detector() -> Detector:
-    """The process-wide detector (its models load on first use)."""
+    """The process-wide detector (its models load on first use), with the deployment's recognizers as the
+    DATAVAULT_RECOGNIZERS file holds them now (re-read only when it changes)."""
+    from ..services.settings import Settings
+    from .custom_rules import load_custom_rules
+
     global _shared
+    custom = load_custom_rules(Settings.from_env().recognizers_path)
     if _shared is None:
         with _shared_lock:
             if _shared is None:
-                _shared = Detector()
+                _shared = Detector(custom=custom)
+    _shared.custom = custom
     return _shared

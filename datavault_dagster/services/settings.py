@@ -65,6 +65,21 @@ def _int(name: str, default: int) -> int:
     return value
 
 
+def _recognizers(name: str = "DATAVAULT_RECOGNIZERS") -> Path | None:
+    """The deployment's recognizers file, checked now: a broken file stops the command or code location at start."""
+    raw = os.environ.get(name)
+    if not raw:
+        return None
+    from ..domain.custom_rules import load_custom_rules
+
+    path = Path(raw).expanduser().resolve()
+    try:
+        load_custom_rules(path)  # cached per file version: the detector reuses this parse
+    except ConfigError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+    return path
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob DataVault reads from the environment (see README, 'Configuration')."""
@@ -84,6 +99,7 @@ class Settings:
     vault_addr: str | None = None
     transit_mount: str = "transit"
     transit_key: str = "datavault"
+    recognizers_path: Path | None = None  # YAML of deployment-specific recognizers (domain/custom_rules.py)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -115,6 +131,7 @@ class Settings:
             vault_addr=os.environ.get("VAULT_ADDR") or None,
             transit_mount=os.environ.get("DATAVAULT_TRANSIT_MOUNT") or "transit",
             transit_key=os.environ.get("DATAVAULT_TRANSIT_KEY") or "datavault",
+            recognizers_path=_recognizers(),
         )
 
     @property
