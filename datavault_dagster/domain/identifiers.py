@@ -39,21 +39,34 @@ CUES = (
     r"employee|staff|personnel|payroll|student|matricul[ae]|badge|case|ticket|reference|ref|"
     r"licen[cs]e\s*plate|number\s*plate|registration|reg|plate|kenteken|kennzeichen|immatriculation|targa|matrícula|"
     r"voter\s*id|epic|ration\s*card|green\s*card|a-?number|alien\s*(?:no|number)|visa|residence\s*permit|"
-    r"permit|certificate|cert|id|identifier"
+    r"permit|certificate|cert|id|identifier|sécurité\s+sociale|seguridad\s+social|previdenza|nhc|uhid|cédula|cedula|"
+    r"expediente|pratica|matr|gmc|nmc|pnc|hosp(?:ital)?\s*(?:no|number|nr|#)|cust(?:omer)?|acct|reklamac\w*|polis\w*|"
+    # compound number words of any language: "Versicherungsnummer", "Personal-Nr.", "personeelsnr.", "Anst.nr",
+    # "numer polisy", "N°", "カルテ番号"
+    r"[\w.\-]*(?:nummer|nr|numer|番号|번호)|n[º°]"
 )
+# cues after which a short number (4 digits) is an id too: employee, staff and membership numbers
+_SHORT_ID_CUE = re.compile(r"(?i)(?:nr|nummer|no|number|matr|ewid|personal|staff|employee|payroll|member)[.:#\s]*$")
 _CUE = re.compile(
-    rf"(?i)(?<![\w])(?:{CUES})(?![\w])"
+    rf"(?i)(?<![\w])(?:{CUES})\.?(?![\w])"
     r"(?:[ \t]*(?:no\.?|nr\.?|n[º°o]\.?|number|num\.?|#|id|code|nummer|numéro|número|numero|card|is|was|:|-|=|"
     r"ending|starting|reads|of|the|my|his|her|their|\(|\))){0,4}[ \t:#=\-]*"
 )
 # an id: letters and digits in groups ("AB 12 34 56 C", "943 476 5919", "X1234567-B", "RSSMRA85T10A562S")
 _ID = re.compile(
-    r"(?=[A-Za-z0-9\-./ ]{0,3}\d|[A-Z]{2,})[A-Za-z0-9]"
-    r"(?:[A-Za-z0-9]|[\-./](?=[A-Za-z0-9])|[ ](?=[A-Z0-9]{1,6}(?![a-z])))"
+    r"(?=[A-Z0-9\-./ ]{0,3}\d|[A-Z]{2,}|[a-z]{1,3}[\d_\-])[A-Za-z0-9]"
+    r"(?:[A-Za-z0-9]|[\-./](?=[A-Za-z0-9])|[ ](?=(?:[A-Z]?\d[A-Z0-9]{0,10}|[A-Z])(?![\w])))"
     r"{2,29}(?![\w])"
 )
-_MIXED = re.compile(r"(?<![\w\-./@])(?=[A-Za-z\-]*\d[A-Za-z\-]*\d)(?=[\d\-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9\-]{4,24}"
+_MIXED = re.compile(r"(?<![\w\-./@])(?=[A-Za-z_\-]*\d[A-Za-z_\-]*\d)(?=[\d_\-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9_\-]{4,24}"
                     r"(?![\w@]|[\-./]\w)")
+# reference numbers with slashes: "2024/IBI/00388", "POL/2023/448102", "AIIMS/2024/00418823", "04/118823X"
+_SLASHED = re.compile(r"(?<![\w\-./])[A-Za-z0-9]{1,10}(?:[/\-][A-Za-z0-9]{1,12}){1,4}(?![\w]|[/\-]\w)")
+# digits read out one by one: "four four one two, zero nine three seven", "uno, seis, uno, cinco"
+_DIGIT_WORDS = (r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|double|triple|cero|uno|dos|tres|cuatro|"
+                r"cinco|seis|siete|ocho|nueve|zéro|un|deux|trois|quatre|cinq|six|sept|huit|neuf|null|eins|zwei|drei|"
+                r"vier|fünf|sechs|sieben|acht|neun|nul|een|twee|drie|vijf|zes|zeven|negen)")
+_SPOKEN = re.compile(rf"(?i)(?<![\w]){_DIGIT_WORDS}(?:[ \t,\-]+{_DIGIT_WORDS}){{3,}}(?![\w])")
 _QUANTITY = re.compile(
     r"(?i)^\d+(?:[.,]\d+)?(?:mg|mcg|µg|ug|ml|l|kg|g|lb|lbs|oz|km|m|cm|mm|mmol|mol|iu|u|hz|khz|mhz|ghz|kb|mb|gb|tb|"
     r"am|pm|h|hr|hrs|min|mins|s|sec|st|nd|rd|th|x|yo|yrs?|d|wk|wks|mo|k|kw|kwh|v|w|px|dpi|mph|kph|bpm)$"
@@ -74,7 +87,8 @@ PRESIDIO_RECOGNIZERS = (
     "FiPersonalIdentityCodeRecognizer", "PlPeselRecognizer", "DeTaxIdRecognizer", "DeSocialSecurityRecognizer",
     "DeIdCardRecognizer", "DePassportRecognizer", "SgFinRecognizer", "KrRrnRecognizer", "TrNationalIdRecognizer",
     "ZaIdNumberRecognizer", "CaSinRecognizer", "UsItinRecognizer", "UsPassportRecognizer", "UsMbiRecognizer",
-    "ThTninRecognizer", "NgNinRecognizer", "PhUmidRecognizer",
+    "ThTninRecognizer", "NgNinRecognizer", "PhUmidRecognizer", "UkVehicleRegistrationRecognizer", "DeKfzRecognizer",
+    "InVehicleRegistrationRecognizer", "TrLicensePlateRecognizer",
 )
 PRESIDIO_MIN_SCORE = 0.5
 
@@ -119,7 +133,8 @@ def _after_cue(text: str) -> Iterator[Hit]:
         if _WORDS_AFTER_CUE.match(token) or _DATEISH.match(token) or _QUANTITY.match(token):
             continue
         alnum = re.sub(r"\W", "", token)
-        if len(alnum) < (5 if alnum.isdigit() else 4):
+        short_ok = alnum.isdigit() and len(alnum) == 4 and _SHORT_ID_CUE.search(text[max(0, m.start() - 16):m.end()])
+        if len(alnum) < (5 if alnum.isdigit() else 4) and not short_ok:
             continue
         yield idm.start(), idm.start() + len(token), "ID", 0.8, "id:after-cue"
 
@@ -133,6 +148,20 @@ def _mixed(text: str) -> Iterator[Hit]:
         if sum(c.isdigit() for c in token) < 2 or len(token.replace("-", "")) < 6:
             continue
         yield m.start(), m.end(), "ID", 0.6, "id:mixed-token"
+
+
+def _slashed(text: str) -> Iterator[Hit]:
+    for m in _SLASHED.finditer(text):
+        token = m.group(0)
+        digits = sum(c.isdigit() for c in token)
+        if digits >= 5 and not _DATEISH.match(token) and not re.fullmatch(r"[\d/\-]+", token) \
+                or digits >= 6 and re.fullmatch(r"\d{1,4}/\d{5,}[A-Za-z]?", token):
+            yield m.start(), m.end(), "ID", 0.6, "id:reference"
+
+
+def _spoken(text: str) -> Iterator[Hit]:
+    for m in _SPOKEN.finditer(text):
+        yield m.start(), m.end(), "ID", 0.6, "id:spoken-digits"
 
 
 def _national(text: str) -> Iterator[Hit]:
@@ -150,8 +179,12 @@ def _national(text: str) -> Iterator[Hit]:
 
 def spans(text: str) -> Iterator[Hit]:
     """Identifier hits in `text`."""
-    if not text or not any(c.isdigit() for c in text):
+    if not text:
+        return
+    yield from _spoken(text)
+    if not any(c.isdigit() for c in text):
         return
     yield from _after_cue(text)
     yield from _mixed(text)
+    yield from _slashed(text)
     yield from _national(text)
