@@ -290,12 +290,13 @@ def test_planted_canaries_reach_no_store_log_or_prompt(dv_env: Path, monkeypatch
     assert "datavault:deadletter:healthcare" in scanned  # the sealed dead letters were scanned too
     if launch == "dagster-daemon":
         # the captured logs were really written and hold our own log lines, so their scan above is not vacuous:
-        # one stderr file per step of each run (Dagster's console log plus the assets' context.log lines), and
-        # the trim sensor's tick log; the daemon's output (its code server's and run workers') has no canary either
-        step_logs = sorted((dagster_home / "storage").glob("*/compute_logs/*.err"))
+        # one stderr file per run (the ingest job runs its steps in one process, so Dagster captures the run's
+        # console log plus every step's context.log lines in one file), and the trim sensor's tick log; the
+        # daemon's output (its code server's and run workers') has no canary either
+        run_logs = sorted((dagster_home / "storage").glob("*/compute_logs/*.err"))
         with dg.DagsterInstance.get() as instance:
             steps = [e for r in runs for e in instance.all_logs(r.run_id, of_type=dg.DagsterEventType.STEP_START)]
-        assert len(step_logs) == len(steps) >= 8 and all(p.stat().st_size for p in step_logs)
+        assert len(run_logs) == len(runs) and len(steps) >= 8 and all(p.stat().st_size for p in run_logs)
         captured = b"".join(p.read_bytes() for p in (dagster_home / "storage").rglob("*.err"))
         assert b" sealed, " in captured and b" vectors" in captured
         assert f"trimmed {len(entries)} raw entries".encode() in captured
