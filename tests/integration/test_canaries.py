@@ -161,7 +161,7 @@ def _dagster_daemon(log_path: Path) -> Iterator[subprocess.Popen]:
 
 def _run_via_daemon(dagster_home: Path, raw_stream: str, log_path: Path, timeout: float = 300) -> list[dg.DagsterRun]:
     """Let the daemon's Redis sensor launch the partition runs (queued run coordinator -> DefaultRunLauncher ->
-    run worker -> multiprocess executor, one subprocess per step) and its run-status sensor trim the stream."""
+    run worker -> in-process executor, every step in the run worker) and its run-status sensor trim the stream."""
     shutil.copy(ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
     client = redis.Redis.from_url(Settings.from_env().redis_url)
     # the SQLite storage is created before the daemon and its code server open it, as `dagster dev` does
