@@ -41,7 +41,10 @@ TYPES_BEFORE = (
     "avda plaza pza paseo carrer camino ronda travesía travesia glorieta rambla rua travessa praça praca alameda "
     "estrada ul ulica al aleja plac os osiedle str strada bd-ul bulevardul calea jalan jln lorong rehov rechov "
     "carrera cra cra. cr calle cl cll diagonal dg transversal tv avenida ak kr ngõ ngo đường duong phố pho hẻm "
-    "soi thanon"
+    "soi thanon vía vicolo contrada borgo rotonda incrocio stretto canale pasaje pasadizo callejón callejon cuesta "
+    "bajada cañada acceso urbanización urb privada cerrada circuito prolongación retorno andador periférico "
+    "calzada beco calçada rotunda quinta lugar bairro travessia rodovia quadra setor conjunto loteamento "
+    "sokak sk cadde cd"
 ).split()
 # Germanic, Nordic, Dutch and Finnish street types: the end of a compound ("Hauptstraße", "Storgata",
 # "Keizersgracht", "Mannerheimintie") or a word of their own ("Karl Johans gate", "Dronning Mauds gate")
@@ -50,7 +53,11 @@ SUFFIXES = (
     "gatan gränd vägen väg veien vegen vei veg vej vejen gade gaden stræde allé plads torv katu tie kuja polku "
     "väylä raitti laan plein gracht kade dijk singel steeg pad dreef hof baan kaai utca út tér körút sor "
     "cad. caddesi cd. sok. sokak sokağı bulvarı blv. mahallesi mah. ulice třída náměstí nábřeží ulica cesta "
-    "iela prospekts gatve"
+    "iela prospekts gatve bakken berget haugen lia lunden løkka stien svingen toppen tunet vika åsen kroken "
+    "vegen stranda moen myra jordet hagen plassen ringen alléen gränd stigen backen torget vägen "
+    "rinne mäki piha ranta tori polku kaari "
+    "plads vænget toften bakke høj have "
+    "dreef hof straatje kade wal markt"
 ).split()
 
 _T_AFTER = "|".join(sorted({re.escape(t) for t in TYPES_AFTER}, key=len, reverse=True))
@@ -300,11 +307,34 @@ def blocks(text: str, found: list[Hit]) -> Iterator[Hit]:
                 break
 
 
+# a field that holds an address or its city, whatever the format: "Address: House 27, Street 9, Block F, Model Town,
+# Lahore", "addr: 12F., No. 7, Sec. 5, Xinyi Rd.", "City: Brooklyn", "Localidad: Mijas (Málaga)"
+_ADDRESS_FIELD = re.compile(
+    r"(?im)(?:^|(?<=[\t|;])|(?<=[ ]{2}))[ \t]*(?<![\w-])(?:(?:home|current|postal|mailing|residential|previous|"
+    r"billing|delivery|shipping|new|permanent|correspondence|registered)[ \t]+)?"
+    r"(?:address(?:[ \t]+line[ \t]*\d)?|addr\d?|adresse|anschrift|wohnort|domicilio|dirección|direccion|endereço|"
+    r"endereco|morada|indirizzo|residenza|adres|osoite|kotiosoite|bydliště|adresa|cím|heimilisfang|domicile|"
+    r"domiciliu|city|town|ort|stadt|ville|ciudad|città|plaats|kaupunki|localidad|località|localité|cidade|"
+    r"county|province|provincia|bundesland|state|postort|poststed|by)[ \t]*[:=][ \t]*"
+    r"(?P<value>[^\n]{2,120}?)(?=[ \t]{2,}[^\W\d_][\w .'/-]{0,30}[:=]|[ \t]*[|;]|[.][ \t]+[A-Z]|[ \t]*$|\n)"
+)
+
+
+def fields(text: str) -> Iterator[Hit]:
+    """The value of a field that holds an address or a city."""
+    for m in _ADDRESS_FIELD.finditer(text):
+        value = m.group("value").rstrip(" \t.,")
+        if not re.search(r"[^\W\d_]{2}", value) or value.lower() in ("same as above", "n/a", "none", "unknown", "-"):
+            continue
+        yield m.start("value"), m.start("value") + len(value), "ADDRESS", 0.7, "address:field"
+
+
 def find(text: str) -> list[Hit]:
     """Every address and postal-code hit in `text`."""
     if not text:
         return []
     hits = list(streets(text))
     hits.extend(postcodes(text))
+    hits.extend(fields(text))
     hits.extend(blocks(text, hits))
     return hits
