@@ -159,7 +159,14 @@ _NUMBER_WORDS = (
 _NW = r"(?:" + "|".join(sorted(set(_NUMBER_WORDS), key=len, reverse=True)) + r")+"  # "settantadue", "tjugofem"
 _AGE_WORDS = (rf"{_NW}(?:[\- ]{_NW})*(?:[ \t]+(?:and|&|y|e|et|und|en|og|och)[ \t]+{_NW}(?:[\- ]{_NW})*)?")
 _AGE_OLD = re.compile(rf"(?i)(?<![\w.,\-])(?P<age>\d{{1,3}})[ \t]*-?[ \t]*{_OLD_UNITS}(?![\w])")
-_AGE_SEX = re.compile(r"(?<![\w.,\-])(?P<age>\d{1,3})[MF](?![\w])")
+_AGE_SEX = re.compile(
+    r"(?<![\w.,\-])(?P<age>\d{1,3})[ \t]?/?[ \t]?[MFmf](?![\w])"
+    r"(?=[ \t]*[,;)(:.]|[ \t]+(?:with|w/|c/o|pt|presents|patient))"
+    r"|(?<![\w])(?:[MF]|male|female|man|woman|boy|girl|homme|femme|mann|frau|varón|mujer|uomo|donna)[ \t]*[,/][ \t]*"
+    r"(?P<age2>\d{1,3})(?![\w.,]\d|[\w])"
+    # "(64)" or "(64 y)" right after a date of birth: the age it gives
+    r"|(?<=\d)[ \t]*\([ \t]*(?P<age3>\d{1,3}(?:[ \t]*(?:y|yrs?|J\.?|a|ans|años|anni|år))?)[ \t]*\)"
+)
 _AGE_YEARS = re.compile(rf"(?i)(?<![\w.,\-])(?P<age>\d{{1,3}})[ \t]*{_YEAR_UNITS}(?![\w])")
 _DURATION_BEFORE = re.compile(r"(?i)(?:for|over|past|last|next|within|after|since|in|during|every|pendant|depuis|"
                               r"durante|hace|per|für|seit|vor|i|om|sedan|ago|of|than|about|around|nearly|almost)"
@@ -181,6 +188,10 @@ AFTER_NAME = re.compile(
 )
 
 
+_DOB_BEFORE = re.compile(r"(?i)(?:dob|d\.o\.b\.?|born|birth|geb\.?|né|née|nacid[oa]|nato|nata|f[øö]dd?|syntynyt)"
+                         r"[^\n]{0,30}\d$")
+
+
 def age_after_name(text: str, end: int) -> tuple[int, int] | None:
     """The age right after a person's name that ends at `end`, if there is one."""
     m = AFTER_NAME.match(text[end:end + 48])
@@ -195,8 +206,10 @@ def ages(text: str) -> Iterator[Hit]:
         if int(m.group("age")) <= 125 and "ago" not in text[m.end():m.end() + 6].lower():
             yield m.start(), m.end(), "AGE", 0.85, "age:number"
     for m in _AGE_SEX.finditer(text):
-        if int(m.group("age")) <= 110:
-            yield m.start(), m.end(), "AGE", 0.6, "age:number-sex"
+        group = "age" if m.group("age") else "age2" if m.group("age2") else "age3"
+        number = int(re.match(r"\d+", m.group(group)).group(0))
+        if number <= 110 and (group != "age3" or _DOB_BEFORE.search(text[max(0, m.start() - 40):m.start()])):
+            yield m.start(group), m.end(group) if group == "age3" else m.end(), "AGE", 0.6, "age:number-sex"
     for m in _AGE_YEARS.finditer(text):
         # "82 years" is an age unless it is a duration: "for 3 years", "10 years ago", "years of service"
         after = text[m.end():m.end() + 12].lower()
