@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from .temporal import MONTHS, WEEKDAYS
+
 Hit = tuple[int, int, str, float, str]
 
 # a word of a street or place name: capitalized, or all capitals, in any Latin script, with inner ' - .
@@ -277,7 +279,9 @@ _MONTHS_ETC = re.compile(
 
 
 def _is_unit_or_month(words: str) -> bool:
-    return bool(_MONTHS_ETC.match(words))
+    """'January 2024', '9. Oktober 1947', '500 mg': a month or a unit, not a city after or before a code."""
+    first = words.split()[0].strip(".,").casefold() if words.split() else ""
+    return bool(_MONTHS_ETC.match(words)) or first in MONTHS or first in WEEKDAYS
 
 
 def blocks(text: str, found: list[Hit]) -> Iterator[Hit]:
