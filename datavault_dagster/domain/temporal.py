@@ -80,6 +80,9 @@ _SHORT_DATES = [
 _CJK_DATES = re.compile(r"(?:\d{2,4}[ \t]*年[ \t]*)?\d{1,2}[ \t]*月[ \t]*\d{1,2}[ \t]*日"
                         r"|\d{4}년[ \t]*\d{1,2}월[ \t]*\d{1,2}일|\d{1,2}월[ \t]*\d{1,2}일|\d{4}年\d{1,2}月")
 # "4 t/m 11 juni 2024", "June 10–12, 2024", "vom 03.06. bis", "nuit du 14 au 15 octobre": a day joined to a date
+_DAY_WORDS_BEFORE = re.compile(
+    rf"(?i)(?<![\w])(?:(?:{_WEEKDAY}|{_WEEKDAY2})[ \t]+)?(?:d\.|den|dia|día|ngày)?[ \t]*$"
+)
 _RANGE_BEFORE = re.compile(r"(?<![\w.])(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th|\.)?[ \t]*(?:[-–]|t/m|au|bis|to|till|til|"
                            r"tot|a|al|et)[ \t]*$")
 _RANGE_AFTER = re.compile(r"^[ \t]*(?:[-–]|to|bis|au|al|a|til|till|t/m)[ \t]*(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
@@ -125,6 +128,8 @@ def dates(text: str) -> Iterator[Hit]:
     for start, end in found:
         if m := _RANGE_BEFORE.search(text[max(0, start - 16):start]):
             start -= len(m.group(0))
+        if m := _DAY_WORDS_BEFORE.search(text[max(0, start - 24):start]):
+            start -= len(m.group(0))  # "Weds 19th June", "tirsdag d. 14. maj", "ke 15.5.", "jueves día 20"
         if m := _RANGE_AFTER.match(text[end:end + 16]):
             end += m.end()
         # a time right after the date ("2024-03-05T14:22", "5 March, 14:22") or right before it ("14:22 on 5 March")
