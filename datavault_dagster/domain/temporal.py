@@ -81,7 +81,7 @@ _CJK_DATES = re.compile(r"(?:\d{2,4}[ \t]*年[ \t]*)?\d{1,2}[ \t]*月[ \t]*\d{1,
                         r"|\d{4}년[ \t]*\d{1,2}월[ \t]*\d{1,2}일|\d{1,2}월[ \t]*\d{1,2}일|\d{4}年\d{1,2}月")
 # "4 t/m 11 juni 2024", "June 10–12, 2024", "vom 03.06. bis", "nuit du 14 au 15 octobre": a day joined to a date
 _DAY_WORDS_BEFORE = re.compile(
-    rf"(?i)(?<![\w])(?:(?:{_WEEKDAY}|{_WEEKDAY2})[ \t]+)?(?:d\.|den|dia|día|ngày)?[ \t]*$"
+    rf"(?i)(?<![\w])(?:(?:{_WEEKDAY}|{_WEEKDAY2})(?:[ \t]+(?:d\.|den|dia|día|ngày))?|d\.|den|dia|día|ngày)[ \t]*$"
 )
 _RANGE_BEFORE = re.compile(r"(?<![\w.])(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th|\.)?[ \t]*(?:[-–]|t/m|au|bis|to|till|til|"
                            r"tot|a|al|et)[ \t]*$")
