@@ -448,6 +448,16 @@ _CJK_LABEL = re.compile(
 )
 _CJK_HONORIFIC = re.compile(rf"(?P<name>{_CJK_RUN})[ \u3000]?(?:様|さん|さま|君|くん|ちゃん|殿|先生|님|씨|女士|小姐)")
 _CJK_IN_LATIN = re.compile(rf"{_CJK}{{2,8}}(?:[ \u3000]{_CJK}{{1,6}})?")
+# Devanagari, Thai, Arabic, Hebrew, Cyrillic and Greek: a run of words after a label or honorific ("नाम: …",
+# "श्रीमती …", "ชื่อ …", "الاسم: …"), and any such run inside Latin-script text
+_OTHER = r"[\u0900-\u097f\u0e00-\u0e7f\u0600-\u06ff\u0590-\u05ff\u0400-\u04ff\u0370-\u03ff]"
+_OTHER_WORD = rf"{_OTHER}+"
+_OTHER_LABEL = re.compile(
+    r"(?:नाम|श्रीमती|श्री|सुश्री|डॉ\.?|मरीज़|मरीज|रोगी|ชื่อ|คุณ|นาย|นาง|นางสาว|الاسم|السيد|السيدة|المريض|שם|מר|גב'|"
+    r"имя|фио|пациент|г-н|г-жа|όνομα|κ\.|κα)[ \t]*[:：]?[ \t]*"
+    rf"(?P<name>{_OTHER_WORD}(?:[ \t]{_OTHER_WORD}){{0,2}})"
+)
+_OTHER_IN_LATIN = re.compile(rf"{_OTHER_WORD}(?:[ \t]{_OTHER_WORD}){{0,3}}")
 
 
 def cjk_names(text: str) -> Iterator[tuple[int, int]]:
@@ -458,8 +468,20 @@ def cjk_names(text: str) -> Iterator[tuple[int, int]]:
     for pattern in (_CJK_LABEL, _CJK_HONORIFIC):
         for m in pattern.finditer(text):
             yield m.start("name"), m.end("name")
-    letters = sum(c.isalpha() for c in text)
-    cjk = len(re.findall(_CJK, text))
-    if letters and cjk / letters < 0.3:
+    latin = len(re.findall(r"[A-Za-zÀ-ÿ]", text))
+    if latin > 2 * len(re.findall(_CJK, text)):
         for m in _CJK_IN_LATIN.finditer(text):
+            yield m.start(), m.end()
+
+
+def other_script_names(text: str) -> Iterator[tuple[int, int]]:
+    """Names in Devanagari, Thai, Arabic, Hebrew, Cyrillic or Greek script: after a label or an honorific, and any
+    run of such words inside Latin-script text ('Priya Sharma (प्रिया शर्मा)')."""
+    if not re.search(_OTHER, text):
+        return
+    for m in _OTHER_LABEL.finditer(text):
+        yield m.start("name"), m.end("name")
+    latin = len(re.findall(r"[A-Za-zÀ-ÿ]", text))
+    if latin > 2 * len(re.findall(_OTHER, text)):
+        for m in _OTHER_IN_LATIN.finditer(text):
             yield m.start(), m.end()

@@ -178,7 +178,8 @@ _DURATION_BEFORE = re.compile(r"(?i)(?:for|over|past|last|next|within|after|sinc
                               r"[ \t]+$")
 _AGE_CUE = re.compile(
     rf"(?i)(?<![\w])(?:aged?|age[ \t]*[:=]|ages|alter|âge|âgée?|edad|età|leeftijd|ålder|alder|ikä|wiek|idade|yaş|"
-    rf"lat|anni|années|jahre|år|I'm|I am|he's|she's|he is|she is|who is|turned|turns|בת|בן|approx\.?|~)"
+    rf"lat|anni|années|jahre|år|I'm|I am|he's|she's|he is|she is|who is|turned|turns|בת|בן|approx\.?|~|"
+    rf"उम्र|आयु|年齢|年龄|나이|อายุ|العمر|גיל|возраст|ηλικία)"
     rf"[ \t:]*(?:of[ \t]+)?(?P<age>\d{{1,3}}|{_AGE_WORDS})(?![\w]|[-+.]\d|[-+])"
 )
 _AGE_WORDS_UNIT = re.compile(
