@@ -233,7 +233,7 @@ def _near_address(text: str, m: re.Match[str]) -> bool:
     hi = text.find("\n", text.find("\n", m.end()) + 1)
     window = text[max(0, lo):len(text) if hi < 0 else hi]
     return bool(_STREET_AFTER.search(window) or _STREET_SUFFIX.search(window) or _POSTCODE.search(window)
-                or _ADDRESS_WORD.search(window))
+                or _ADDRESS_WORD.search(window) or _STREET_BEFORE.search(window))
 
 
 # a line that says it holds an address: "Address:", "Anschrift", "domicilio", "lives at"
@@ -324,6 +324,9 @@ _ADDRESS_FIELD = re.compile(
 )
 
 
+_CODE_AFTER = re.compile(r"[ \t]*[,\-–]?[ \t]*(?P<zip>\d{4,6}|\d{3}[ ]\d{2}|\d{2}-\d{3})(?![\w\-/]|[.,]\d)")
+
+
 def fields(text: str) -> Iterator[Hit]:
     """The value of a field that holds an address or a city."""
     for m in _ADDRESS_FIELD.finditer(text):
@@ -340,5 +343,9 @@ def find(text: str) -> list[Hit]:
     hits = list(streets(text))
     hits.extend(postcodes(text))
     hits.extend(fields(text))
+    # a 4-6 digit code right after an address part is its postal code: "Madrid 28013", "Via Roma 12, 00184"
+    for _start, end, entity, _, _ in list(hits):
+        if entity == "ADDRESS" and (m := _CODE_AFTER.match(text, end)):
+            hits.append((m.start("zip"), m.end("zip"), "ZIP", 0.7, "address:code-after-address"))
     hits.extend(blocks(text, hits))
     return hits
