@@ -135,7 +135,7 @@ _POSTCODE = re.compile(
 # place words are letters only: "Reading RG1 2ST" is a city and a postcode, not a three-word city
 # a place word ends at a full stop unless it is a short abbreviation ("St.", "Mt."): "Trondheim. Compliance" is a
 # city and the next sentence
-_PLACE_WORD = rf"(?:{_UP}[^\W\d_]{{0,2}}\.|{_UP}[^\W\d_]*(?:['’\-][^\W\d_]+)*(?![^\W\d_]))"
+_PLACE_WORD = rf"(?:{_UP}[^\W\d_]{{1,2}}\.|{_UP}[^\W\d_]+(?:['’\-][^\W\d_]+)*(?![^\W\d_]))"  # 2+ letters
 _CITY = (rf"(?:{_PLACE_WORD})"
          rf"(?:[ \t\-]+(?:(?:{_PARTICLE}|sur|am|an|der|im|upon|on|en)[ \t\-]+)?(?:{_PLACE_WORD})){{0,3}}")
 _CODE_CITY = re.compile(

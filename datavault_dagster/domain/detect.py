@@ -536,9 +536,7 @@ def name_rule_spans(text: str, likeness: names.NameLikeness | None = None) -> It
         yield Span(start, end, "PERSON", 0.6, "name-rule:lexicon")
     for start, end in names.speaker_names(text):
         yield Span(start, end, "PERSON", 0.6, "name-rule:speaker")
-    for start, end in names.cjk_names(text):
-        yield Span(start, end, "PERSON", 0.6, "name-rule:cjk")
-    for start, end in names.other_script_names(text):
+    for start, end in names.script_names(text):
         yield Span(start, end, "PERSON", 0.6, "name-rule:script")
 
 # --- resolution ---------------------------------------------------------------------------------------------------

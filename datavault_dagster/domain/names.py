@@ -100,7 +100,7 @@ ORG_WORDS = {
     "wireless", "regional", "general", "memorial", "community",
 }
 _CRED = "|".join(re.escape(c) for c in sorted(CREDENTIALS, key=len, reverse=True))
-_TITLE = "|".join(sorted(set(TITLE_WORDS + tuple(t.upper() for t in TITLE_WORDS)), key=len, reverse=True))
+_TITLE = "|".join(sorted({form for t in TITLE_WORDS for form in (t, t.upper(), t.lower())}, key=len, reverse=True))
 
 _WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’\-](?=[^\W\d_]))*\.?")
 _TITLE_RE = re.compile(rf"\b(?:{_TITLE})\b\.?[ \t]+")
@@ -229,12 +229,18 @@ def speaker_names(text: str) -> Iterator[tuple[int, int]]:
         yield m.start(group), m.start(group) + len(value.rstrip())
 
 
+_INITIALS_AND_PARTICLES = re.compile(
+    r"(?:[A-Z]\.[ \t]?){0,4}(?:(?:" + "|".join(sorted(PARTICLES, key=len, reverse=True)) + r")[ \t]+){0,3}"
+)
+
+
 def titled_names(text: str) -> Iterator[tuple[int, int]]:
-    """Names after a title: 'Dr. Hoàng', 'Dr Davi da Cruz', 'Mr. Jean-Luc Picard'."""
+    """Names after a title: 'Dr. Hoàng', 'Dr Davi da Cruz', 'Mr. Jean-Luc Picard', 'dr. P.J. van Leeuwen'."""
     for m in _TITLE_RE.finditer(text):
-        run = name_run(text, m.end(), max_words=3, caps_single=True)
+        lead = _INITIALS_AND_PARTICLES.match(text, m.end())  # initials and particles before the surname
+        run = name_run(text, lead.end(), max_words=3, caps_single=True)
         if run:
-            yield run
+            yield m.end(), run[1]
 
 
 def credentialed_names(text: str, likeness: NameLikeness | None = None) -> Iterator[tuple[int, int]]:
@@ -460,28 +466,25 @@ _OTHER_LABEL = re.compile(
 _OTHER_IN_LATIN = re.compile(rf"{_OTHER_WORD}(?:[ \t]{_OTHER_WORD}){{0,3}}")
 
 
-def cjk_names(text: str) -> Iterator[tuple[int, int]]:
-    """Names in CJK script: after a label ('氏名:', '收件人', '고객명:'), before an honorific ('田中様', '박지현 님'),
-    and any CJK run inside Latin-script text ('Lin Yu-ting (林宇婷)')."""
-    if not re.search(_CJK, text):
-        return
-    for pattern in (_CJK_LABEL, _CJK_HONORIFIC):
-        for m in pattern.finditer(text):
-            yield m.start("name"), m.end("name")
-    latin = len(re.findall(r"[A-Za-zÀ-ÿ]", text))
-    if latin > 2 * len(re.findall(_CJK, text)):
-        for m in _CJK_IN_LATIN.finditer(text):
-            yield m.start(), m.end()
+# (a character of the script, the names found with a "name" group: after a label or before an honorific, a run of
+# the script inside Latin-script text)
+_SCRIPTS = (
+    (re.compile(_CJK), (_CJK_LABEL, _CJK_HONORIFIC), _CJK_IN_LATIN),
+    (re.compile(_OTHER), (_OTHER_LABEL,), _OTHER_IN_LATIN),
+)
+_LATIN = re.compile(r"[A-Za-zÀ-ÿ]")
 
 
-def other_script_names(text: str) -> Iterator[tuple[int, int]]:
-    """Names in Devanagari, Thai, Arabic, Hebrew, Cyrillic or Greek script: after a label or an honorific, and any
-    run of such words inside Latin-script text ('Priya Sharma (प्रिया शर्मा)')."""
-    if not re.search(_OTHER, text):
-        return
-    for m in _OTHER_LABEL.finditer(text):
-        yield m.start("name"), m.end("name")
-    latin = len(re.findall(r"[A-Za-zÀ-ÿ]", text))
-    if latin > 2 * len(re.findall(_OTHER, text)):
-        for m in _OTHER_IN_LATIN.finditer(text):
-            yield m.start(), m.end()
+def script_names(text: str) -> Iterator[tuple[int, int]]:
+    """Names in CJK, Devanagari, Thai, Arabic, Hebrew, Cyrillic or Greek script: after a label ('氏名:', '고객명:',
+    'नाम:', 'الاسم:'), before an honorific ('田中様', '박지현 님'), and any run of such a script inside Latin-script
+    text ('Lin Yu-ting (林宇婷)', 'Priya Sharma (प्रिया शर्मा)')."""
+    for char, labelled, in_latin in _SCRIPTS:
+        if not char.search(text):
+            continue
+        for pattern in labelled:
+            for m in pattern.finditer(text):
+                yield m.start("name"), m.end("name")
+        if len(_LATIN.findall(text)) > 2 * len(char.findall(text)):
+            for m in in_latin.finditer(text):
+                yield m.start(), m.end()

@@ -1,0 +1,88 @@
+"""The recognizers for formats of many countries (addresses.py, phones.py, identifiers.py, temporal.py, names.py
+with lexicon.py), through the detector: each example must be covered by a span of the right type, and ordinary
+text next to it must be left alone. Figures on whole labelled sets are bench/privacy_eval.py's."""
+
+from __future__ import annotations
+
+import pytest
+
+from datavault_dagster.domain.detect import Detector
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    return Detector().load()
+
+
+def _found(detector: Detector, text: str) -> list[tuple[str, str]]:
+    return [(text[s.start:s.end], s.entity) for s in detector.detect(text)]
+
+
+def _covered(detector: Detector, text: str, value: str, entity: str) -> bool:
+    start = text.index(value)
+    return any(s.start <= start and start + len(value) <= s.end and s.entity == entity
+               for s in detector.detect(text))
+
+
+@pytest.mark.parametrize(("text", "value", "entity"), [
+    ("Send it to Karl Johans gate 22, 0159 OSLO please.", "Karl Johans gate 22", "ADDRESS"),
+    ("Send it to Karl Johans gate 22, 0159 OSLO please.", "0159", "ZIP"),
+    ("Send it to Karl Johans gate 22, 0159 OSLO please.", "OSLO", "ADDRESS"),
+    ("She lives at 12 rue de la Paix, 75002 Paris.", "12 rue de la Paix", "ADDRESS"),
+    ("Adresse: Mariahilfer Straße 88A/2/14, 1070 Wien", "Mariahilfer Straße 88A/2/14", "ADDRESS"),
+    ("ul. Marszałkowska 10/12, 00-590 Warszawa", "00-590", "ZIP"),
+    ("Calle Mayor, 5, 3º B, 28013 Madrid", "3º B", "ADDRESS"),
+    ("Kennet Surgery\n41 Silver Street\nReading\nRG1 2ST", "RG1 2ST", "ZIP"),
+    ("Address: House 27, Street 9, Block F, Model Town, Lahore\nMobile: 0300-1234567", "Model Town, Lahore",
+     "ADDRESS"),
+    ("Unit 5/17 Bridge Rd, Glebe NSW 2037", "2037", "ZIP"),
+    ("PSC 1234, Box 5678, APO AE 09012", "PSC 1234, Box 5678", "ADDRESS"),
+    ("ring me på 95 873333 i morgen", "95 873333", "PHONE"),
+    ("tél. 01 42 68 53 00", "01 42 68 53 00", "PHONE"),
+    ("WhatsApp +91 98765 43210", "+91 98765 43210", "PHONE"),
+    ("my driver's license number is D1234-56789-01234", "D1234-56789-01234", "ID"),
+    ("NINO AB 12 34 56 C please", "AB 12 34 56 C", "ID"),
+    ("Versicherungsnummer 12 150539 S 018 bitte", "12 150539 S 018", "ID"),
+    ("Numer polisy: POL/2023/448102.", "POL/2023/448102", "ID"),
+    ("CALLER: Four four one two, zero nine three seven.", "Four four one two, zero nine three seven", "ID"),
+    ("seen 2024-03-05T14:22:10Z by", "2024-03-05T14:22:10Z", "DATE"),
+    ("am 5. März 2024 um 10:30", "5. März 2024 um 10:30", "DATE"),
+    ("Termin wurde auf Mi., 17.04. um 9:30 verschoben", "17.04. um 9:30", "DATE"),
+    ("geb. am 9. Oktober 1947, wohnhaft", "9. Oktober 1947", "DATE"),
+    ("生年月日: 1989年3月15日", "1989年3月15日", "DATE"),
+    ("she is an 82 yo female", "82 yo", "AGE"),
+    ("Mme Perrin, soixante-dix-neuf ans, vient", "soixante-dix-neuf", "AGE"),
+    ("Antenatal: Priyanka Raghunathan, 34, 28/40.", "34", "AGE"),
+    ("Dependants: Léa (6), Mathis (3)", "6", "AGE"),
+    ("Segurado: Carlos Eduardo Vasconcelos\nApólice", "Carlos Eduardo Vasconcelos", "PERSON"),
+    ("dr. P.J. van Leeuwen, klinisch geriater", "P.J. van Leeuwen", "PERSON"),
+    ("[10:02] Agent (Sam): Thanks for waiting", "Sam", "PERSON"),
+    ("Sehr geehrte Frau Schwarzkopf, ab dem", "Schwarzkopf", "PERSON"),
+    ("氏名: 山田 花子\nフリガナ", "山田 花子", "PERSON"),
+    ("Patient Priya Sharma (प्रिया शर्मा) called", "प्रिया शर्मा", "PERSON"),
+])
+def test_international_formats_are_covered(detector: Detector, text: str, value: str, entity: str) -> None:
+    assert _covered(detector, text, value, entity), _found(detector, text)
+
+
+@pytest.mark.parametrize("text", [
+    "She took metformin 500 mg at 14:30 and walked 12000 steps on the road to recovery.",
+    "Total 1 200 000 kr paid; BP 142/86, take 1/2 tablet, score 7/10.",
+    "History of Parkinson's disease and Crohn's disease.",
+    "Approved by Risk Management; transfer to Wells Fargo savings.",
+    "Referred to St. Mary's Regional Medical Center for imaging.",
+    "Hun bor i byen. Sa fille habite loin.",
+    "COVID-19 test, HbA1c 7.2, for 3 years, 10 years ago, in 2019.",
+])
+def test_ordinary_text_is_left_alone(detector: Detector, text: str) -> None:
+    assert [e for _, e in _found(detector, text) if e != "DATE" or "2019" not in text] == []
+
+
+def test_a_month_and_year_are_no_city_and_postcode(detector: Detector) -> None:
+    text = "Proof of residence: municipal account dated 31 January 2024. Risk rating: low."
+    assert _found(detector, text) == [("31 January 2024", "DATE")]
+
+
+def test_a_city_ends_at_a_full_stop(detector: Detector) -> None:
+    text = "Hun bor i Storgata 18, 0184 Oslo. Compliance review pending."
+    assert ("Oslo", "ADDRESS") in _found(detector, text) and "Compliance" not in str(_found(detector, text))
