@@ -27,6 +27,8 @@ def _rate(n: int, seconds: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=2000, help="records per domain")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="processes that anonymize a partition (DATAVAULT_ANONYMIZE_WORKERS)")
     args = parser.parse_args()
 
     from datavault_dagster.domain.anonymize import Anonymizer, Pseudonymizer
@@ -49,7 +51,7 @@ def main() -> None:
     vault.ensure_schema()
     store = VectorStore(str(home / "lancedb"))
     embedder = Embedder()
-    print(f"cpu cores: {os.cpu_count()}  records per domain: {args.records}")
+    print(f"cpu cores: {os.cpu_count()}  records per domain: {args.records}  anonymize workers: {args.workers}")
 
     for domain in ("healthcare", "finance"):
         records = generate_records(domain, args.records, seed=99)
@@ -69,7 +71,7 @@ def main() -> None:
         ids = streams.add_many(domain, (e.fields for e in entries))
         rng = StreamRange(domain, ids[0], ids[-1])
         t = time.perf_counter()
-        report = seal_partition(rng, streams, vault, keyring, anonymizer)
+        report = seal_partition(rng, streams, vault, keyring, anonymizer, workers=args.workers)
         seal_s = time.perf_counter() - t
         print(f"[{domain}] seal_partition (Redis -> PostgreSQL)  {_rate(report.sealed, seal_s)}")
 

@@ -40,9 +40,9 @@ def encrypted_records(
     """Read the partition's stream range, validate, anonymize, seal and upsert it."""
     rng = StreamRange.from_partition_key(context.partition_key)
     keyring = keys.keyring()
-    min_k = Settings.from_env().min_k
-    report = seal_partition(rng, redis.streams(), vault.vault(), keyring, keys.anonymizer(), min_k=min_k,
-                            identities=vault.identities())
+    settings = Settings.from_env()
+    report = seal_partition(rng, redis.streams(), vault.vault(), keyring, keys.anonymizer(), min_k=settings.min_k,
+                            identities=vault.identities(), workers=settings.anonymize_workers)
     context.log.info(
         f"partition {rng.partition_key}: {report.entries_read} entries, {report.sealed} sealed, "
         f"{len(report.rejected)} dead letters"
@@ -59,7 +59,7 @@ def encrypted_records(
         "dead_letters_by_reason": count_by(report.rejected),
         "key_id": report.key_id,
         "records_per_key_id": vault.vault().key_id_counts(rng.partition_key),
-        "k_anonymity_target": min_k,
+        "k_anonymity_target": settings.min_k,
         "k_anonymity": report.k.k,
         "quasi_identifier_classes": report.k.classes,
         "records_generalized": report.k.generalized,

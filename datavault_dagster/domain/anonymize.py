@@ -226,6 +226,23 @@ class Anonymizer:
                     values[f"{parts[-1]}, {parts[0]}"] = token
         return OtherPeople(values)
 
+    def prime(self, records: Iterable[RawRecord]) -> None:
+        """Read the person names of a batch's free text ahead, in one NER batch (faster than one record at a time)."""
+        texts: list[str] = []
+        for record in records:
+            try:
+                texts.extend(t for t in self.free_texts(record) if isinstance(t, str))
+            except (KeyError, TypeError):  # its own anonymization dead-letters it
+                continue
+        self.detector.prime(texts)
+
+    @staticmethod
+    def free_texts(record: RawRecord) -> list[str]:
+        """A record's free text: what person NER reads (coded values get the other recognizers only)."""
+        if record.domain == "healthcare":
+            return [record.payload["note"], record.payload["encounter"]["reason"]]
+        return [record.payload["note"]]
+
     def known_pii(self, record: RawRecord) -> KnownPII:
         """The raw identifiers of a record's subject (what must never leave the vault in plaintext)."""
         if record.domain == "healthcare":
@@ -282,7 +299,7 @@ class Anonymizer:
         subject = self.pseudonyms.subject("healthcare", p["patient_id"])
         dates = self.subject_dates(subject, p["dob"], enc["date"])
         text, scan = self._field_texts(
-            [record.payload["note"], enc["reason"]],
+            self.free_texts(record),
             [enc["facility"], enc["department"]]
             + [d["description"] for d in record.payload["diagnoses"]]
             + [m[k] for m in record.payload["medications"] for k in ("name", "dose", "frequency")],
@@ -344,7 +361,7 @@ class Anonymizer:
         dates = self.subject_dates(subject, c["dob"], last_tx)
         shift = dates.shift_days
         text, scan = self._field_texts(
-            [record.payload["note"]], [t[k] for t in txs for k in ("merchant", "category")], known, dates
+            self.free_texts(record), [t[k] for t in txs for k in ("merchant", "category")], known, dates
         )
         doc = {
             "record_id": record.record_id,

@@ -700,6 +700,7 @@ class Detector:
         self._likeness: names.NameLikeness | None = None
         self._presidio: list[tuple[Any, str, str, re.Pattern[str]]] = []
         self._loaded = False
+        self._primed: dict[str, list[Span]] = {}  # person NER of texts read ahead in one batch (`prime`)
 
     def __repr__(self) -> str:
         return f"Detector(ner={self.ner}, loaded={self._loaded})"
@@ -813,11 +814,22 @@ class Detector:
             spans.extend(self.custom.spans(text))
         return spans
 
+    def prime(self, texts: Iterable[str]) -> None:
+        """Run person NER over many texts (a partition's notes) in one batch; later `detect` calls on the same texts
+        reuse it. Replaces what an earlier `prime` read ahead, so memory stays one batch's worth."""
+        self.load()
+        if not self.ner:
+            return
+        todo = list(dict.fromkeys(_SURROGATE.sub("\ufffd", t) for t in texts if t))
+        self._primed = {}
+        self._primed = dict(zip(todo, self._people(todo), strict=True))
+
     def _people(self, texts: Sequence[str]) -> list[list[Span]]:
-        todo = [(i, t) for i, t in enumerate(texts) if t and any(c.isalpha() for c in t)]
+        primed = self._primed
+        out: list[list[Span]] = [list(primed[t]) if t in primed else [] for t in texts]
+        todo = [(i, t) for i, t in enumerate(texts) if t not in primed and t and any(c.isalpha() for c in t)]
         # a second reading of texts with names in capitals, title-cased (same offsets)
         todo += [(i, r) for i, t in todo if (r := names.recase(t)) is not None]
-        out: list[list[Span]] = [[] for _ in texts]
         with self._nlp_lock:
             docs = list(self._nlp.pipe((t for _, t in todo), batch_size=self.batch_size))
         for (i, _), doc in zip(todo, docs, strict=True):

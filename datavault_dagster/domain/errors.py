@@ -18,6 +18,9 @@ class InvalidRecord(DataVaultError):
         message = f"record {record_id!r}: field {field!r}: {code}"
         super().__init__(f"{message} ({detail})" if detail else message)
 
+    def __reduce__(self) -> tuple[type[InvalidRecord], tuple[str, str, str, str]]:
+        return type(self), (self.record_id, self.field, self.code, self.detail)  # across a process boundary
+
 
 class InvalidToken(DataVaultError):
     """An envelope could not be opened: wrong key, tampered bytes or wrong associated data."""

@@ -100,6 +100,7 @@ class Settings:
     transit_mount: str = "transit"
     transit_key: str = "datavault"
     recognizers_path: Path | None = None  # YAML of deployment-specific recognizers (domain/custom_rules.py)
+    anonymize_workers: int = 1  # processes that anonymize one partition (forkmap.py); default: the CPU count
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -132,6 +133,7 @@ class Settings:
             transit_mount=os.environ.get("DATAVAULT_TRANSIT_MOUNT") or "transit",
             transit_key=os.environ.get("DATAVAULT_TRANSIT_KEY") or "datavault",
             recognizers_path=_recognizers(),
+            anonymize_workers=_int("DATAVAULT_ANONYMIZE_WORKERS", os.cpu_count() or 1),
         )
 
     @property
