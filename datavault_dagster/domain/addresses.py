@@ -23,7 +23,7 @@ Hit = tuple[int, int, str, float, str]
 
 # a word of a street or place name: capitalized, or all capitals, in any Latin script, with inner ' - .
 _UP = r"[A-ZÀ-ÖØ-ÞĀ-ſ]"
-_NAME_WORD = rf"(?:{_UP}[\w'’\-]*\.?|\d{{1,3}}(?:st|nd|rd|th|e|er|ème|º|ª)\b)"
+_NAME_WORD = rf"(?:{_UP}[\w'’\-]*\.?|\d{{1,3}}(?:st|nd|rd|th|ST|ND|RD|TH|e|er|ème|º|ª)\b)"
 _PARTICLE = (r"(?:de|du|des|la|le|les|l'|d'|del|della|delle|dei|degli|di|da|do|dos|das|van|von|der|den|het|"
              r"am|an|im|zum|zur|of|the|y|e|i|på|ved|sur|sous|en|aux)")
 
@@ -34,7 +34,8 @@ TYPES_AFTER = (
     "Promenade Quay Wharf Yard Chase Croft Wynd Vale View Park Parkway Pkwy Highway Hwy Circuit Cct Circle Cir "
     "Loop Trail Trl Path Pike Plaza Point Ridge Heights Hts Meadows Manor Gate Court Broadway Embankment Causeway "
     "Crossing Cove Bend Run Square Alley Trace Turnpike Expressway Freeway Estate Nagar Marg Colony Layout Cross "
-    "Main Salai Bagh Vihar Enclave Chowk Peth Puram Halli Sector Phase Block"
+    "Main Salai Bagh Vihar Enclave Chowk Peth Puram Halli Sector Phase Block "
+    "Villas Mansions Cottages Buildings Apartments Apts Residency Residences Towers Flats Gardens Hwy"
 ).split()
 # street types written before the name ("rue de la Paix", "Via Roma", "Calle Mayor", "ul. Marszałkowska")
 TYPES_BEFORE = (
@@ -62,7 +63,8 @@ SUFFIXES = (
     "dreef hof straatje kade wal markt"
 ).split()
 
-_T_AFTER = "|".join(sorted({re.escape(t) for t in TYPES_AFTER}, key=len, reverse=True))
+_T_AFTER = "|".join(sorted({re.escape(t) for t in TYPES_AFTER} | {re.escape(t.upper()) for t in TYPES_AFTER},
+                           key=len, reverse=True))
 _T_BEFORE = "|".join(sorted({re.escape(t) for t in TYPES_BEFORE}, key=len, reverse=True))
 _SUFFIX = "|".join(sorted({re.escape(t) for t in SUFFIXES}, key=len, reverse=True))
 
@@ -83,9 +85,13 @@ _UNIT = re.compile(
     r"|(?<![\w-])#\d{1,3}-\d{1,5}(?![\w])",
 )
 
+_NUMBER_WORD = (r"(?:[Oo]ne|[Tt]wo|[Tt]hree|[Ff]our|[Ff]ive|[Ss]ix|[Ss]even|[Ee]ight|[Nn]ine|[Tt]en|[Ee]leven|"
+                r"[Tt]welve|(?:[Tt]hir|[Ff]our|[Ff]if|[Ss]ix|[Ss]even|[Ee]igh|[Nn]ine)teen|"
+                r"(?:[Tt]wenty|[Tt]hirty|[Ff]orty|[Ff]ifty|[Ss]ixty|[Ss]eventy|[Ee]ighty|[Nn]inety)"
+                r"(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?)")
 _STREET_AFTER = re.compile(
-    # [house number] [direction] Name words  Type [direction]    "221B Baker Street", "12, MG Road"
-    rf"(?<![\w\-.])(?:{_HOUSE}),?\s+(?:(?:{_PARTICLE})\s+)?(?:{_NAME_WORD}\s+(?:(?:{_PARTICLE})\s+)?){{1,5}}"
+    # [house number] [direction] Name words  Type [direction]    "221B Baker Street", "12, MG Road", "Two Elm Grove"
+    rf"(?<![\w\-.])(?:{_HOUSE}|{_NUMBER_WORD}),?\s+(?:(?:{_PARTICLE})\s+)?(?:{_NAME_WORD}\s+(?:(?:{_PARTICLE})\s+)?){{1,5}}"
     rf"(?:{_T_AFTER})\b\.?(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b\.?)?"
 )
 _STREET_BEFORE = re.compile(
@@ -135,7 +141,7 @@ _POSTCODE = re.compile(
 # place words are letters only: "Reading RG1 2ST" is a city and a postcode, not a three-word city
 # a place word ends at a full stop unless it is a short abbreviation ("St.", "Mt."): "Trondheim. Compliance" is a
 # city and the next sentence
-_PLACE_WORD = rf"(?:{_UP}[^\W\d_]{{1,2}}\.|{_UP}[^\W\d_]+(?:['’\-][^\W\d_]+)*(?![^\W\d_]))"  # 2+ letters
+_PLACE_WORD = rf"(?:{_UP}[^\W\d_]{{1,2}}\.|{_UP}[^\W\d_]+(?:['’\-][^\W\d_]+)*(?![\w]))"  # 2+ letters
 _CITY = (rf"(?:{_PLACE_WORD})"
          rf"(?:[ \t\-]+(?:(?:{_PARTICLE}|sur|am|an|der|im|upon|on|en)[ \t\-]+)?(?:{_PLACE_WORD})){{0,3}}")
 _CODE_CITY = re.compile(
@@ -189,6 +195,9 @@ def _place_run(text: str, at: int) -> int | None:
     return at + words[-1].end() if words else None
 
 
+_IN_CITY = re.compile(r",?[ \t]+(?:in|en|à|a|i|im|in der)[ \t]+(?=[A-ZÀ-Þ])")
+
+
 def _tail(text: str, end: int) -> int:
     """Extend a street over what follows it on its line: ", Indiranagar, Bengaluru 560038", ", Apt 4B"."""
     while True:
@@ -202,6 +211,10 @@ def _tail(text: str, end: int) -> int:
             continue
         if _POSTCODE.match(text, at) or re.match(r"\d{4,6}(?![\w\-])", text[at:]):
             return end  # the postal code is a ZIP hit of its own
+        connector = _IN_CITY.match(text, end)
+        if connector:  # "1503 Elmwood Avenue in Evanston", "Lindenallee 23 in Essen"
+            run = _place_run(text, connector.end())
+            return run if run is not None else end
         run = _place_run(text, at)
         if run is None or "," not in text[end:at]:
             return end
@@ -224,7 +237,16 @@ def streets(text: str) -> Iterator[Hit]:
             if name == "unit" and m.group(0)[:2].lower() in ("we", "to", "lo", "sh", "of", "ho", "pl", "do", "bl") \
                     and not _near_address(text, m):
                 continue
-            yield m.start(), m.end(), "ADDRESS", 0.8, f"address:{name}"
+            if name == "unit" and re.fullmatch(r"[A-Z]{2}\s?\d{5}", m.group(0)) and m.group(0)[:2] in US_STATES:
+                continue  # "MIAMI FL 33173": a state and its ZIP, not floor 33173
+            end = m.end()
+            if name in ("unit", "po-box") and not _WEAK_UNIT.match(m.group(0)):
+                end = _tail(text, end)  # "Flat 14, Wendover House, Thurlow Street, London"
+            yield m.start(), end, "ADDRESS", 0.8, f"address:{name}"
+
+
+# unit words that also count rooms, floors and doors of any building: never the start of a street line
+_WEAK_UNIT = re.compile(r"(?i)(?:room|rm|floor|fl|level|lvl|door|bus|top|lot|shop|office|int|we|stg|\d)\b")
 
 
 def _near_address(text: str, m: re.Match[str]) -> bool:
@@ -314,13 +336,40 @@ def blocks(text: str, found: list[Hit]) -> Iterator[Hit]:
 # a field that holds an address or its city, whatever the format: "Address: House 27, Street 9, Block F, Model Town,
 # Lahore", "addr: 12F., No. 7, Sec. 5, Xinyi Rd.", "City: Brooklyn", "Localidad: Mijas (Málaga)"
 _ADDRESS_FIELD = re.compile(
-    r"(?im)(?:^|(?<=[\t|;])|(?<=[ ]{2}))[ \t]*(?<![\w-])(?:(?:home|current|postal|mailing|residential|previous|"
-    r"billing|delivery|shipping|new|permanent|correspondence|registered)[ \t]+)?"
+    r"(?im)(?:^|(?<=[\t|;&?])|(?<=[ ]{2})|(?<=[.,] ))[ \t]*(?<![\w-])(?:(?:home|current|postal|mailing|residential|"
+    r"previous|billing|delivery|shipping|new|permanent|correspondence|registered|"
+    # any other word before "address" ("Indian address:", "Overseas address:"), but not an email's or a computer's
+    r"(?!(?:e-?mail|ip|web|mac|wallet|url|internet|bitcoin|ethereum|crypto|server|network|memory)\b)"
+    r"[^\W\d_]{2,15}(?=[ \t]+(?:address|adresse|adres|adresa|adressen|dirección|indirizzo|endereço)\b))[ \t]+)?"
     r"(?:address(?:[ \t]+line[ \t]*\d)?|addr\d?|adresse|anschrift|wohnort|domicilio|dirección|direccion|endereço|"
     r"endereco|morada|indirizzo|residenza|adres|osoite|kotiosoite|bydliště|adresa|cím|heimilisfang|domicile|"
-    r"domiciliu|city|town|ort|stadt|ville|ciudad|città|plaats|kaupunki|localidad|località|localité|cidade|"
-    r"county|province|provincia|bundesland|state|postort|poststed|by)[ \t]*[:=][ \t]*"
-    r"(?P<value>[^\n]{2,120}?)(?=[ \t]{2,}[^\W\d_][\w .'/-]{0,30}[:=]|[ \t]*[|;]|[.][ \t]+[A-Z]|[ \t]*$|\n)"
+    r"domiciliu|residence|city|town|ort|stadt|ville|ciudad|città|plaats|kaupunki|localidad|località|localité|"
+    r"cidade|county|province|provincia|bundesland|state|postort|poststed|by|"
+    # in other scripts: Japanese, Chinese, Korean, Russian/Ukrainian, Hebrew, Hindi, Greek, Vietnamese, Thai, Arabic
+    r"住所|地址|住址|주소|адрес|адреса|адресa|כתובת|पता|διεύθυνση|địa[ \t]chỉ|ที่อยู่|العنوان|adresi)"
+    # a qualifier after the label ("Adres zamieszkania:", "Address of loss:", "Domicilio (se diverso):")
+    r"(?:[ \t]+(?:of[ \t]+)?[^\W\d_]{2,15})?(?:[ \t]*\([^)\n]{1,30}\))?"
+    r"[ \t]*[:=：][ \t]*(?:\n[ \t]*)?"
+    r"(?P<value>[^\n]{2,120}?)"
+    # the value ends at the next label, a separator, a sentence end (not an abbreviation's full stop: "ul.",
+    # "Opp.", "St."), or the line's end
+    r"(?=[ \t]{2,}[^\W\d_][\w .'/-]{0,30}[:=]|[ \t]*[|;&]"
+    r"|(?<![\s.,(=:][^\W\d_])(?<![\s.,(=:][^\W\d_]{2})(?<![\s.,(=:][^\W\d_]{3})[.][ \t]+[A-Z]|[ \t]*$|\n)"
+)
+# the same in JSON: {"line1": "Plot 14, Admiralty Way", "city": "Lagos"}
+_ADDRESS_JSON = re.compile(
+    r"(?i)[\"'](?:line_?[12]|address(?:_?line)?_?\d?|addr_?\d?|street(?:_?address)?|address_?\d|city|town|"
+    r"county|district|locality|suburb|neighbou?rhood|province)[\"'][ \t]*:[ \t]*[\"'](?P<value>[^\"'\n]{2,120})[\"']"
+)
+# an address after a phrase that says one follows, with no colon: "lives at Rose Cottage, Mill Lane, ..."
+_ADDRESS_CUE = re.compile(
+    r"(?i)\b(?:lives|living|resides|residing|resident|staying|stays|moved|relocated|domiciled|found|located|"
+    r"ship(?:ped)?|deliver(?:ed)?|send|sent|mail(?:ed)?|address(?:ed)?|wohnt|wohnhaft|demeurant|domicilié[e]?|"
+    r"résidant|residente|wonende|woonachtig|bor)[ \t]+(?:at|to|in|on|à|a|en|in der|im|på|i|op)?[ \t]*"
+    r"(?P<value>(?-i:[A-Z0-9À-Þ])[^\n;()]{2,120}?)"
+    r"(?=(?<![\s.,(][^\W\d_])(?<![\s.,(][^\W\d_]{2})(?<![\s.,(][^\W\d_]{3})[.!?][ \t]|[.!?]?$|[;()\n]|"
+    r"[ \t]+(?:and|but|with|since|for|who|where|which|und|et|y|e|en|og|och)[ \t])",
+    re.M,
 )
 
 
@@ -328,12 +377,66 @@ _CODE_AFTER = re.compile(r"[ \t]*[,\-–]?[ \t]*(?P<zip>\d{4,6}|\d{3}[ ]\d{2}|\d
 
 
 def fields(text: str) -> Iterator[Hit]:
-    """The value of a field that holds an address or a city."""
-    for m in _ADDRESS_FIELD.finditer(text):
-        value = m.group("value").rstrip(" \t.,")
-        if not re.search(r"[^\W\d_]{2}", value) or value.lower() in ("same as above", "n/a", "none", "unknown", "-"):
+    """The value of a field that holds an address or a city, and an address after a phrase that announces one."""
+    for pattern, name in ((_ADDRESS_FIELD, "field"), (_ADDRESS_JSON, "json-field"), (_ADDRESS_CUE, "after-cue")):
+        for m in pattern.finditer(text):
+            value = m.group("value").rstrip(" \t.,")
+            if _LABEL.match(value):
+                continue  # "Address:" with nothing after it, then the next field's label
+            if not re.search(r"[^\W\d_]{2}", value) \
+                    or value.lower() in ("same as above", "n/a", "none", "unknown", "-", "null", "same"):
+                continue
+            code = re.search(r"[ \t]*[,\-–]?[ \t]*(?<![\w\-])(\d{4,6})$", value)
+            if code and name == "field" and code.start() > 0:  # "..., м. Київ, 01001": the postal code
+                yield m.start("value") + code.start(1), m.start("value") + code.end(1), "ZIP", 0.7, \
+                    f"address:{name}-code"
+            if name == "after-cue":
+                value = _drop_trailing_words(value)
+                if not _looks_like_address(value):
+                    continue  # "lives at home with her daughter", "moved to Spain last year"
+            yield m.start("value"), m.start("value") + len(value), "ADDRESS", 0.7, f"address:{name}"
+
+
+_LABEL = re.compile(r"[^\W\d_][\w .'/-]{0,30}[:=：]")
+_STREET_WORDS = {w.lower().rstrip(".") for w in TYPES_AFTER + TYPES_BEFORE + SUFFIXES}
+
+
+def _drop_trailing_words(value: str) -> str:
+    """'12 Main Street now' -> '12 Main Street': lower-case words after an address are the sentence's again."""
+    while m := re.search(r"[ \t,]+([a-zà-ÿ]+)$", value):
+        if m.group(1) in _STREET_WORDS or _UNIT.fullmatch(m.group(1)):
+            break
+        value = value[:m.start()]
+    return value
+
+
+def without_postcodes(hits: list[Hit]) -> list[Hit]:
+    """Field and cue values minus the postal codes found inside them: the codes stay ZIP spans of their own and
+    the rest of the value ADDRESS ("Storgata 18, 0184 Oslo" -> "Storgata 18", ZIP "0184", "Oslo")."""
+    codes = sorted((s, e) for s, e, entity, _, _ in hits if entity == "ZIP")
+    out: list[Hit] = []
+    for start, end, entity, score, name in hits:
+        if entity != "ADDRESS" or name.split(":")[-1] not in ("field", "json-field", "after-cue"):
+            out.append((start, end, entity, score, name))
             continue
-        yield m.start("value"), m.start("value") + len(value), "ADDRESS", 0.7, "address:field"
+        at = start
+        for cs, ce in codes:
+            if cs >= end or ce <= at:
+                continue
+            if cs > at:
+                out.append((at, cs, entity, score, name))
+            at = max(at, ce)
+        if at < end:
+            out.append((at, end, entity, score, name))
+    return out
+
+
+def _looks_like_address(value: str) -> bool:
+    """A house number, unit, box, street type or postal code: what a place name alone does not have."""
+    return bool(re.search(r"\d", value) and (
+        _STREET_AFTER.search(value) or _STREET_BEFORE.search(value) or _STREET_SUFFIX.search(value)
+        or _UNIT.search(value) or _PO_BOX.search(value) or _POSTCODE.search(value)
+        or re.match(r"\d{1,5}[A-Za-z]?\b[ ,]", value)))
 
 
 def find(text: str) -> list[Hit]:
@@ -348,4 +451,17 @@ def find(text: str) -> list[Hit]:
         if entity == "ADDRESS" and (m := _CODE_AFTER.match(text, end)):
             hits.append((m.start("zip"), m.end("zip"), "ZIP", 0.7, "address:code-after-address"))
     hits.extend(blocks(text, hits))
-    return hits
+    return _trimmed(text, without_postcodes(hits))
+
+
+def _trimmed(text: str, hits: list[Hit]) -> list[Hit]:
+    """Hits without the separators and spaces at their edges; those left with no letter or digit dropped."""
+    out = []
+    for start, end, entity, score, name in hits:
+        while start < end and text[start] in " \t,;-–/":
+            start += 1
+        while end > start and text[end - 1] in " \t,;-–/(":
+            end -= 1
+        if any(c.isalnum() for c in text[start:end]):
+            out.append((start, end, entity, score, name))
+    return out

@@ -559,7 +559,7 @@ def resolve(spans: Iterable[Span]) -> list[Span]:
     The record's own identifiers win over pattern recognizers, which win over person names from NER and the
     name rules (emails, URLs and street addresses come before the record's names, which may be part of them);
     within a tier the longer span wins, then the higher score. A losing span of the same entity type (not a person) that
-    contains the winner widens it: "+1 " before a known phone number goes with it.
+    contains the winner widens it: "+1 " before a known phone number goes with it; addresses that overlap join.
     """
     ranked = sorted(spans, key=lambda s: (-_tier(s), -len(s), -s.score, s.start))
     kept: list[Span] = []
@@ -570,8 +570,10 @@ def resolve(spans: Iterable[Span]) -> list[Span]:
             continue
         if len(clash) == 1 and clash[0].entity == cand.entity != "PERSON":
             k = clash[0]
-            if cand.start <= k.start and k.end <= cand.end:
-                widened = Span(cand.start, cand.end, k.entity, k.score, k.source, k.name, k.replacement)
+            # an address overlapping an address is one address: "208 Magnolia Ct\nSavannah" + "Savannah, GA"
+            if (cand.start <= k.start and k.end <= cand.end) or cand.entity == "ADDRESS":
+                widened = Span(min(cand.start, k.start), max(cand.end, k.end), k.entity, k.score, k.source, k.name,
+                               k.replacement)
                 if not any(o is not k and widened.start < o.end and o.start < widened.end for o in kept):
                     kept[kept.index(k)] = widened
     return sorted(kept, key=lambda s: s.start)

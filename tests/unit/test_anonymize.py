@@ -194,8 +194,8 @@ TEXT_CASES = [
     # street addresses
     # the city after a street on its line is part of the address (LABELS.md), as in "Karl Johans gate 22, Oslo"
     ("Lives at 123 Main Street Apt. 4, Springfield", "Lives at [ADDRESS]"),
-    ("Lives at 4567 Smith Ridges Suite 890, Town", "Lives at [ADDRESS], Town"),
-    ("Lives at 83 Kim Ports Apt. 123, Town", "Lives at [ADDRESS], Town"),
+    ("Lives at 4567 Smith Ridges Suite 890, Town", "Lives at [ADDRESS]"),  # the city after a street is its own
+    ("Lives at 83 Kim Ports Apt. 123, Town", "Lives at [ADDRESS]"),
     ("Lives at 5 Oak Ave., Town", "Lives at [ADDRESS]"),
     # the city of a street address goes with it (it used to stay: "[ADDRESS], Lake Lisaport, IA [ZIP]")
     ("Lives at 17005 Julie Street, Lake Lisaport, IA 20810.", "Lives at [ADDRESS] [ZIP]."),

@@ -85,9 +85,9 @@ ENTITY_CASES = [
     ("Email jane.doe+notes@mail.example.org now.", "EMAIL", "jane.doe+notes@mail.example.org"),
     ("Write to it-desk@hospital.internal please.", "EMAIL", "it-desk@hospital.internal"),
     ("Lives at 123 Main Street Apt. 4 with family.", "ADDRESS", "123 Main Street Apt. 4"),
-    ("Lives at 4567 Smith Ridges Suite 890, Town, IA 20810.", "ADDRESS", "4567 Smith Ridges Suite 890, Town"),
+    ("Lives at 4567 Smith Ridges Suite 890, Town, IA 20810.", "ADDRESS", "4567 Smith Ridges Suite 890, Town, IA"),
     ("Mail to 350 West 42nd Street, New York, NY 10036.", "ADDRESS", "350 West 42nd Street, New York, NY"),
-    ("Mail to P.O. Box 1442, Helena, MT 59601.", "ADDRESS", "P.O. Box 1442, Helena"),
+    ("Mail to P.O. Box 1442, Helena, MT 59601.", "ADDRESS", "P.O. Box 1442, Helena, MT"),
     ("Mail to 12 Oak Ave., Springfield, IL 62704.", "ZIP", "62704"),
     ("ZIP 62704-1234 on the form.", "ZIP", "62704-1234"),
     # account, card (Luhn) and routing (ABA) numbers
