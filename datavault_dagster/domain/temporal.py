@@ -39,10 +39,15 @@ _DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th|er|e|º|\.)?"
 _YEAR = r"(?:\d{4}|'\d{2})"
 _ZONE = r"(?:Z|UTC|GMT|CET|CEST|EET|EEST|WET|WEST|[ECMP][SD]T|AK[SD]T|HST|BST|IST|JST|KST|HKT|SGT|AE[SD]T|NZ[SD]T)"
 _TIME = (r"(?:[01]?\d|2[0-3])(?::[0-5]\d(?::[0-5]\d(?:[.,]\d+)?)?(?:[ \t]?(?:[ap]\.?m\.?))?|[h.][0-5]\d|h(?![\w])|"
-         r"[ \t]?(?:[ap]\.?m\.?)(?![\w]))(?:[ \t]?uur)?(?:[ \t]*[-–][ \t]*(?:[01]?\d|2[0-3])(?:[:.h][0-5]\d)?"
-         r"(?:[ \t]?[ap]\.?m\.?)?)?(?:[ \t]?(?:" + _ZONE + r"|[+\-]\d{2}:?\d{2}))?")
-_LINK = (r"(?:[ \t]*[,T][ \t]*|[ \t]*[,]?[ \t]+(?:at|on|um|à|às|as|a[ \t]+las|alle|ore|kl\.?|klo|om|the|le|el|il|den|"
-         r"de|dia|ngày|from|von)[ \t]+|[ \t]+)")
+         r"[ \t]?(?:[ap]\.?m\.?)(?![\w]))(?:[ \t]?(?:uur|Uhr|h|godz\.?))?"
+         # a second time of a range: "14:00-15:00", "zwischen 14:00 und 15:00 Uhr", "14:00 to 15:30"
+         r"(?:[ \t]*(?:[-–]|to|till|until|bis|und|and|à|a|e|og|och|en|do)[ \t]*(?:[01]?\d|2[0-3])(?:[:.h][0-5]\d)?"
+         r"(?:[ \t]?[ap]\.?m\.?)?(?:[ \t]?(?:uur|Uhr|h))?)?(?:[ \t]?(?:" + _ZONE + r"|[+\-]\d{2}:?\d{2}))?")
+# what joins a time to its date: "5 March, 14:22", "on 15 June at approximately 23:10", "alle ore 19.10", "12/Jun/2024:08:14"
+_LINK = (r"(?:[ \t]*[,T:][ \t]*|[ \t]*[,]?[ \t]+(?:(?:at|on|um|à|às|as|a[ \t]+las|alle|ore|alle[ \t]+ore|kl\.?|klo|om|"
+         r"the|le|el|il|den|de|dia|ngày|from|von|o[ \t]+godz\.?|zwischen|between|vers|hacia|sobre|gegen|"
+         r"omkring|rond|cerca[ \t]+de)[ \t]+)?(?:(?:approx\.?|approximately|around|about|ca\.?|circa|~|"
+         r"ungefähr|environ|aprox\.?|verso|circa)[ \t]*)?|[ \t]+)")
 WEEKDAYS = (
     "monday tuesday wednesday thursday friday saturday sunday mon tue tues wed weds thu thur thurs fri sat sun "
     "montag dienstag mittwoch donnerstag freitag samstag sonntag mo di mi do fr sa so "
@@ -89,8 +94,8 @@ _RANGE_AFTER = re.compile(r"^[ \t]*(?:[-–]|to|bis|au|al|a|til|till|t/m)[ \t]*(
                           r"(?:,?[ \t]+\d{4}(?![\w])|(?=[ \t]*,))")
 
 _WORD_DATES = re.compile(
-    rf"(?i)(?<![\w])(?:{_DAY}[ \t]*(?:de[ \t]+|of[ \t]+|-)?{_MONTH}"
-    rf"(?:[ \t,\-]*(?:de[ \t]+|del[ \t]+)?{_YEAR})?"
+    rf"(?i)(?<![\w])(?:{_DAY}[ \t]*(?:de[ \t]+|of[ \t]+|-|/)?{_MONTH}"
+    rf"(?:[ \t,\-/]*(?:de[ \t]+|del[ \t]+)?{_YEAR})?"
     rf"|{_MONTH}[ \t]+(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?(?:[ \t,]+{_YEAR})?|{_MONTH}[ \t,]+{_YEAR})"
     r"(?![\w]|[-/]\d)"
 )
@@ -101,7 +106,41 @@ _NUMERIC_DATES = re.compile(
 _ON_THE = re.compile(
     r"(?i)(?<![\w])(?:on|the|le|el|am|den)[ \t]+(?:the[ \t]+)?((?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th))(?![\w])"
 )
-_TIME_RE = re.compile(rf"(?i)(?:(?<=\dT)|(?<![\w:.]))(?:{_TIME})(?![\w:])")
+_TIME_RE = re.compile(rf"(?i)(?:(?<=\dT)|(?<=[a-z]{{3}}/\d{{4}}:)|(?<![\w:.]))(?:{_TIME})(?![\w:])")  # "Jun/2024:08:14"
+
+
+# dates said in words, as on a call: "June fourth, nineteen seventy-six", "twenty-second of November sixty-four",
+# "Fourth of the ninth, ninety-five", "Oh-three, twelve, two-thousand-one"
+_UNITS_EN = "one two three four five six seven eight nine".split()
+_ORDINALS_EN = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
+                "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth thirtieth").split()
+_CARDINALS_EN = (_UNITS_EN + "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty "
+                 "thirty forty fifty sixty seventy eighty ninety hundred thousand oh".split())
+_SPOKEN_WORD = (r"(?:" + "|".join(sorted(_ORDINALS_EN + _CARDINALS_EN, key=len, reverse=True)) + r")"
+                r"(?:-(?:" + "|".join(sorted(_ORDINALS_EN + _CARDINALS_EN + ["and"], key=len, reverse=True)) + r"))*")
+_SPOKEN_PART = rf"(?:{_SPOKEN_WORD}|{_MONTH.removesuffix(chr(92) + '.?')})"  # no full stop: "March. One hundred"
+_SPOKEN_DATE = re.compile(
+    rf"(?i)(?<![\w\-]){_SPOKEN_PART}(?:(?:[ \t]*,[ \t]*|[ \t]+(?:of[ \t]+)?(?:the[ \t]+)?|[ \t]+and[ \t]+)"
+    rf"{_SPOKEN_PART}){{1,6}}(?![\w\-])"
+)
+_ORDINAL_RE = re.compile(r"(?i)(?:" + "|".join(_ORDINALS_EN) + r")|\b(?:twenty|thirty)-(?:first|second|third|"
+                         r"fourth|fifth|sixth|seventh|eighth|ninth)\b")
+_MONTH_RE = re.compile(rf"(?i)(?<![\w]){_MONTH}(?![\w])")
+_BIRTH_CUE = re.compile(r"(?i)date of birth|birth ?date|\bdob\b|d\.o\.b|\bborn\b|birthday|\bdate\b")
+
+
+def spoken_dates(text: str) -> Iterator[tuple[int, int]]:
+    """English dates in words: with a month and a day or year in words, or three numbers after a date cue."""
+    for m in _SPOKEN_DATE.finditer(text):
+        piece = m.group(0)
+        numbers = [w for w in re.split(r"[\s,]+|\bof\b|\bthe\b", piece) if w and not _MONTH_RE.fullmatch(w)
+                   and w.lower() not in ("and", "oh")]
+        month = _MONTH_RE.search(piece)
+        if month and (month.group(0)[0].isupper() or piece.islower()) and (
+                _ORDINAL_RE.search(piece) or len(numbers) >= 2):
+            yield m.start(), m.end()
+        elif len(numbers) >= 3 and _BIRTH_CUE.search(text[max(0, m.start() - 100):m.start()]):
+            yield m.start(), m.end()
 
 
 def dates(text: str) -> Iterator[Hit]:
@@ -123,6 +162,7 @@ def dates(text: str) -> Iterator[Hit]:
             found.append((m.start(), m.end() - piece.endswith(".")))  # "March 5." ends a sentence
     for m in _ON_THE.finditer(text):
         found.append((m.start(1), m.end(1)))
+    found.extend(spoken_dates(text))
     times = [(m.start(), m.end()) for m in _TIME_RE.finditer(text)
              if re.search(r"[:h.]\d|[ap]\.?m|\dh$", m.group(0), re.I)]
     for start, end in found:
@@ -179,9 +219,18 @@ _DURATION_BEFORE = re.compile(r"(?i)(?:for|over|past|last|next|within|after|sinc
 _AGE_CUE = re.compile(
     rf"(?i)(?<![\w])(?:aged?|age[ \t]*[:=]|ages|alter|âge|âgée?|edad|età|leeftijd|ålder|alder|ikä|wiek|idade|yaş|"
     rf"lat|anni|années|jahre|år|I'm|I am|he's|she's|he is|she is|who is|turned|turns|בת|בן|approx\.?|~|"
-    rf"उम्र|आयु|年齢|年龄|나이|อายุ|العمر|גיל|возраст|ηλικία)"
+    rf"उम्र|आयु|年齢|年龄|나이|อายุ|العمر|גיל|возраст|ηλικία|"
+    # "my dad is 78", "her son just turned 6"
+    rf"(?:my|his|her|our|their|the)[ \t]+(?:dad|father|mum|mom|mother|son|daughter|wife|husband|partner|grandma|"
+    rf"grandpa|grandmother|grandfather|nan|gran|granny|brother|sister|child|kid|baby|boy|girl|aunt|uncle|stepson|"
+    rf"stepdaughter|niece|nephew|patient|client|tenant)[ \t]+(?:is|was|just[ \t]+turned|turned|turns)(?:[ \t]+only)?)"
     rf"[ \t:]*(?:of[ \t]+)?(?P<age>\d{{1,3}}|{_AGE_WORDS})(?![\w]|[-+.]\d|[-+])"
+    r"(?![ \t]*(?:%|mg|kg|kilos?|lbs?|pounds|cm|mm|ft|foot|feet|inch|inches|stone|mmol|bpm|°|percent|times|"
+    r"miles|km|minutes|hours|o'?clock|[ap]\.?m\b))"
 )
+# "2 Kinder (5 und 8 Jahre)", "two children aged 4 and 7": the first of two ages sharing their unit
+_AGE_PAIR = re.compile(r"(?i)(?<![\w.,\-])(?P<age>\d{1,2})[ \t]*(?:und|and|y|et|e|en|og|och|&|,)[ \t]*\d{1,2}[ \t]*"
+                       r"(?:Jahre|years?|yrs|ans|años|anni|jaar|år|lat|y/?o)(?![\w])")
 _AGE_WORDS_UNIT = re.compile(
     rf"(?i)(?<![\w])(?P<age>{_AGE_WORDS})(?:[ \t\-]+(?:years?|yrs?|months?)[ \t\-]+old|[ \t]+(?:ans|años|anni|anos|"
     rf"jahre|jaar|år|lat|years))(?![\w])"
@@ -223,6 +272,6 @@ def ages(text: str) -> Iterator[Hit]:
                 or re.match(r"[ \t]*(?:ago|of[ \t]+(?!age)|in[ \t]|later|earlier|before|after|since)", after):
             continue
         yield m.start(), m.end(), "AGE", 0.6, "age:years"
-    for pattern in (_AGE_CUE, _AGE_WORDS_UNIT):
+    for pattern in (_AGE_CUE, _AGE_WORDS_UNIT, _AGE_PAIR):
         for m in pattern.finditer(text):
             yield m.start("age"), m.end("age"), "AGE", 0.8, "age:cue"
