@@ -623,7 +623,7 @@ _PARTICLES_BEFORE = (r"(?:(?:van|von|de|der|den|da|di|du|la|le|del|della|ten|ter
                      r"[ \t]+){1,3}")
 _INITIALS_BEFORE = re.compile(rf"(?<![\w.])(?:[A-Z]\.[ \t]?){{1,4}}[ \t]*(?:{_PARTICLES_BEFORE})?$"
                               rf"|(?<![\w.])[A-Z][ \t]+$|(?<![\w.]){_PARTICLES_BEFORE}$")
-_INITIAL_AFTER = re.compile(r"^[ \t]+[A-Z]\.?(?![\w'’])(?![ \t]*[:=])")
+_INITIAL_AFTER = re.compile(r"^[ \t]{1,2}[A-Z]\.?(?![\w'’])(?![ \t]*[:=])")
 
 
 def _with_initials(text: str, spans: list[Span]) -> list[Span]:
@@ -636,8 +636,8 @@ def _with_initials(text: str, spans: list[Span]) -> list[Span]:
             hi = spans[i + 1].start if i + 1 < len(spans) else len(text)
             if m := _INITIALS_BEFORE.search(text[max(lo, start - 24):start]):
                 start -= len(m.group(0))
-            if m := _INITIAL_AFTER.match(text[end:min(hi, end + 4)]):
-                end += m.end()
+            if (m := _INITIAL_AFTER.match(text[end:min(hi, end + 12)])) and end + m.end() <= hi:
+                end += m.end()  # the window reaches past the initial, so "   Prénom" is no initial "P"
             if (start, end) != (s.start, s.end):
                 s = Span(start, end, s.entity, s.score, s.source, s.name, s.replacement)
         out.append(s)

@@ -31,6 +31,11 @@ STRONG_CUES = (
     "lawyer", "executor", "trustee", "beneficiary", "nurse", "physician", "therapist", "pharmacist", "surgeon",
     "practitioner", "clinician", "provider", "social worker", "case manager", "interpreter", "Mr", "Mrs", "Ms",
     "patient", "pt", "client", "thanks", "thank you", "regards", "sincerely", "cheers",
+    # greetings, sign-offs and introductions, in several languages: "Hi Bec,", "Beste Daan,", "Terveisin Satu"
+    "hi", "hello", "hey", "dear", "hallo", "hej", "hei", "moi", "bonjour", "salut", "hola", "ciao", "olá",
+    "beste", "liebe", "lieber", "cher", "chère", "caro", "cara", "querido", "querida", "estimado", "estimada",
+    "kia ora", "terveisin", "groeten", "met vriendelijke groet", "mvh", "hilsen", "saludos", "cordialement",
+    "grüße", "gruß", "pozdrawiam", "this is", "speaking with", "you're speaking with", "it's", "my name is",
 )
 WEAK_CUES = (
     "by", "per", "to", "with", "for", "from", "and", "of", "cc", "attn", "c/o", "met", "saw", "called", "told",
@@ -54,6 +59,10 @@ FORM_LABELS = (
     "fornavn", "etternavn", "efternavn", "förnamn", "efternamn", "namn", "pårørende", "anhörig", "nimi", "etunimi",
     "sukunimi", "name", "vorname", "nachname", "familienname", "geburtsname", "patientin", "versicherter",
     "kontoinhaber", "ansprechpartner", "imię", "nazwisko", "pacjent", "pacjentka", "hasta adı", "adı", "soyadı",
+    "nume", "prenume", "titular", "trabajador", "trabajadora", "werknemer", "klant", "cliente", "asegurado",
+    "asegurada", "segurado", "mitglied", "empfänger", "destinataire", "beneficiario", "beneficiaria", "assuré",
+    "assurée", "bénéficiaire", "titulaire", "demandeur", "arbeitnehmer", "mitarbeiter", "mitarbeiterin",
+    "dipendente", "assicurato", "intestatario", "verzekerde", "aanvrager", "medewerker", "sökande", "søker",
 )
 PARTICLES = {"van", "von", "de", "da", "das", "do", "dos", "del", "della", "der", "den", "di", "du", "la", "le",
              "bin", "ibn", "al", "el", "ter", "ten", "y", "st"}
@@ -108,7 +117,9 @@ _CRED_RE = re.compile(rf",?[ \t]+(?:{_CRED})(?![\w-])")
 _CUE_RE = re.compile(
     r"(?<![\w-])(?:(?P<strong>" + "|".join(re.escape(c) for c in STRONG_CUES) + r")|(?P<weak>"
     + "|".join(re.escape(c) for c in WEAK_CUES) + r"))(?:'s)?[ \t]*[:,]?[ \t]+"
-    + r"|(?:^|(?<=[\n|;]))[ \t]*(?P<label>" + "|".join(re.escape(c) for c in FORM_LABELS) + r")[ \t]*[:=#][ \t]*",
+    # a label at a line's start, after a separator, or after a gap of spaces ("NOM : DUPONT   Prénom : Linh")
+    + r"|(?:^|(?<=[\n|;\t])|(?<=[ ]{2}))[ \t]*(?P<label>" + "|".join(re.escape(c) for c in FORM_LABELS)
+    + r")[ \t]*[:=#][ \t]*",
     re.I | re.M,
 )
 
@@ -144,6 +155,8 @@ def name_run(
         if not m:
             break
         word = m.group(0)
+        if words and re.match(r"[ \t]*[:：]", text[m.end():]):
+            break  # the next field's label: "MARCHAND   Prénom : Ysé"
         if _name_word(word, caps=caps):
             end = m.end() if word.endswith(".") and len(word.rstrip(".")) == 1 else m.start() + len(word.rstrip("."))
             words.append((m.start(), end))
@@ -281,7 +294,9 @@ def cued_names(text: str, likeness: NameLikeness | None = None) -> Iterator[tupl
     """
     for m in _CUE_RE.finditer(text):
         if m.group("label") or m.group("strong"):
-            run, score, bar = name_run(text, m.end(), min_words=1), 0.7 if m.group("label") else 0.65, -0.1
+            # a form's surname field may hold one word in capitals ("NOM : MARCHAND")
+            run = name_run(text, m.end(), min_words=1, caps_single=bool(m.group("label")))
+            score, bar = 0.7 if m.group("label") else 0.65, -0.1
         elif likeness is not None:
             run, score, bar = name_run(text, m.end(), min_words=2), 0.5, 0.1
         else:

@@ -84,6 +84,12 @@ def _covered(detector: Detector, text: str, value: str, entity: str) -> bool:
      "eleventh of March, nineteen ninety", "DATE"),
     ("AGENT: Your date of birth? CALLER: Seven, four, sixty-two.", "Seven, four, sixty-two", "DATE"),
     ("my grandma is 91 and lives alone", "91", "AGE"),
+    # a lone first name after a greeting or an introduction; form labels mid-line and in more languages
+    ("AGENT: Acme Telecom, you're speaking with Tam. How can I help?", "Tam", "PERSON"),
+    ("Beste Joris, uw afspraak is verzet.", "Joris", "PERSON"),
+    ("NOM : MARCHAND   Prénom : Ysé", "MARCHAND", "PERSON"),
+    ("NOM : MARCHAND   Prénom : Ysé", "Ysé", "PERSON"),
+    ("Nume: Popescu  Prenume: Ana-Maria", "Popescu", "PERSON"),
     ("zwei Kinder (4 und 9 Jahre)", "4", "AGE"),
     ("氏名: 山田 花子\nフリガナ", "山田 花子", "PERSON"),
     ("Patient Priya Sharma (प्रिया शर्मा) called", "प्रिया शर्मा", "PERSON"),
@@ -104,6 +110,7 @@ def test_international_formats_are_covered(detector: Detector, text: str, value:
     "I may have taken one or two, then three tablets in March. One hundred and twenty patients came.",
     "My son is 5 foot tall and my wife was 3 hours late. City council said: the budget is fine.",
     "Email address: see the portal. IP address: unknown.",
+    "Hello World. Hi there, dear reader. Thanks Team! This is Important.",
 ])
 def test_ordinary_text_is_left_alone(detector: Detector, text: str) -> None:
     assert [e for _, e in _found(detector, text) if e != "DATE" or "2019" not in text] == []
