@@ -43,7 +43,8 @@ _TIME = (r"(?:[01]?\d|2[0-3])(?::[0-5]\d(?::[0-5]\d(?:[.,]\d+)?)?(?:[ \t]?(?:[ap
          # a second time of a range: "14:00-15:00", "zwischen 14:00 und 15:00 Uhr", "14:00 to 15:30"
          r"(?:[ \t]*(?:[-–]|to|till|until|bis|und|and|à|a|e|og|och|en|do)[ \t]*(?:[01]?\d|2[0-3])(?:[:.h][0-5]\d)?"
          r"(?:[ \t]?[ap]\.?m\.?)?(?:[ \t]?(?:uur|Uhr|h))?)?(?:[ \t]?(?:" + _ZONE + r"|[+\-]\d{2}:?\d{2}))?")
-# what joins a time to its date: "5 March, 14:22", "on 15 June at approximately 23:10", "alle ore 19.10", "12/Jun/2024:08:14"
+# what joins a time to its date: "5 March, 14:22", "15 June at approximately 23:10", "alle ore 19.10",
+# "12/Jun/2024:08:14"
 _LINK = (r"(?:[ \t]*[,T:][ \t]*|[ \t]*[,]?[ \t]+(?:(?:at|on|um|à|às|as|a[ \t]+las|alle|ore|alle[ \t]+ore|kl\.?|klo|om|"
          r"the|le|el|il|den|de|dia|ngày|from|von|o[ \t]+godz\.?|zwischen|between|vers|hacia|sobre|gegen|"
          r"omkring|rond|cerca[ \t]+de)[ \t]+)?(?:(?:approx\.?|approximately|around|about|ca\.?|circa|~|"
