@@ -75,10 +75,11 @@ _UNIT_WORDS = (r"(?:Flat|Apt|Apartment|Appt|App|Apto|Depto|Dpto|Bloco|Bloque|Bâ
                r"Wohnung|Whg|WE|Étage|Etage|étage|Bus|Boîte|Bte|Piso|Planta|Puerta|Pta|Escalera|Esc|Scala|Interno|"
                r"Int|Lgh|Leil|Huoneisto|Stg|Top|Tür|Door|Lot|Shop|Office|Villa|House|Plot|Door No|H\.?No)")
 _UNIT = re.compile(
-    rf"(?<![\w-])(?i:{_UNIT_WORDS})\.?\s?(?:No\.?\s?|#\s?|Nr\.?\s?|n[º°o]\.?\s?)?"
+    rf"(?<![\w-])(?i:{_UNIT_WORDS})\.?[ \t]?(?:No\.?[ \t]?|#[ \t]?|Nr\.?[ \t]?|n[º°o]\.?[ \t]?)?"
     r"(?=[\w\-/]*\d|[A-Z](?![\w]))[A-Za-z0-9][\w\-/]{0,7}(?![\w])"
     # "3º B", "2. OG", "3rd floor" are units too
-    r"|(?<![\w-])\d{1,2}(?:º|ª|\.|st|nd|rd|th)?\s?(?:(?i:OG|EG|DG|floor|étage|etage|piso|plan|vån|etg|krs))(?![\w])"
+    r"|(?<![\w-])\d{1,2}(?:º|ª|\.º|\.ª|\.|st|nd|rd|th|er|e|ème|o|a)?[ \t]?(?:(?i:OG|EG|DG|floor|étage|etage|piso|plan|"
+    r"vån|etg|krs|kat|em|emelet|piętro|pietro|piano|andar|stock|verdieping|etasje|kerros|sal))(?![\w])"
     r"|(?<![\w-])\d{1,2}\.?[ºª°]\s?(?:Esq|Dto|Dta|Izq|Izda|Dcha|Dch|Drt|Centro|[A-Z0-9])\.?(?![\w])"
     # Danish floors and sides ("3. tv.", "2. th"), Hong Kong and Taiwan floors ("18/F", "12F."), "#08-1135", "III"
     r"|(?<![\w-])\d{1,2}\.[ \t]?(?:tv|th|mf|sal)\b\.?|(?<![\w-])\d{1,2}/F\b|(?<![\w-])\d{1,2}F\.(?!\w)"
@@ -96,7 +97,7 @@ _STREET_AFTER = re.compile(
 )
 _STREET_BEFORE = re.compile(
     # [house number,] Type particles Name words [, n°] [house number]    "12 rue de la Paix", "Via Roma 12"
-    rf"(?<![\w\-.])(?:(?P<num>{_HOUSE}),?\s+)?(?i:(?:{_T_BEFORE}))\.?\s+(?:(?:{_PARTICLE})\s+)*"
+    rf"(?<![\w\-.])(?:(?P<num>{_HOUSE}),?\s+)?(?i:(?:{_T_BEFORE}))\.?\s+(?:(?:{_PARTICLE})\s+|[lLdD]['’])*"
     rf"{_NAME_WORD}(?:[ \t-]+(?:(?:{_PARTICLE})\s+)*{_NAME_WORD}){{0,4}}"
     rf"(?P<after>,?\s*(?:n[º°o]\.?\s?|nr\.?\s?|no\.?\s?)?\d{{1,4}}(?:\s?[A-Za-z](?![\w]))?(?:\s?[-/]\s?\d{{1,5}}[A-Za-z]?)?"
     r"(?![\w]))?"
@@ -104,7 +105,7 @@ _STREET_BEFORE = re.compile(
 _STREET_SUFFIX = re.compile(
     # Name words ending in a Germanic/Nordic type, then the house number: "Karl Johans gate 22", "Hauptstr. 5"
     rf"(?<![\w\-])(?:{_NAME_WORD}[ \t]+){{0,3}}(?:{_UP}[\w'’\-]*?(?:{_SUFFIX})|(?:{_NAME_WORD}[ \t]+)(?i:{_SUFFIX}))"
-    rf"(?<=\w|\.)[ \t]*,?[ \t]*{_HOUSE}(?:[ \t]+[A-Z](?![\w]))?(?:[ \t]+\d{{1,3}}(?![\w]))?(?![\w])",
+    rf"(?<=\w|\.)[ \t]*,?[ \t]*(?!0){_HOUSE}(?:[ \t]+[A-Z](?![\w]))?(?:[ \t]+\d{{1,3}}(?![\w]))?(?![\w])",
 )
 _PO_BOX = re.compile(
     r"(?<![\w-])(?i:P\.?\s?O\.?\s?Box|Post\s?Office\s?Box|GPO\s?Box|PO\s?Box|Locked\s?Bag|Private\s?Bag|PMB|"
@@ -116,7 +117,18 @@ _MILITARY = re.compile(
     r"(?<![\w-])(?:(?:PSC|CMR|Unit|UMR)\s?\d{3,5},?\s+Box\s?\d{1,5}|(?:APO|DPO|FPO)\s+(?:AA|AE|AP)"
     r"|USNS\s+[A-Z][\w\-]+(?:\s+[A-Z][\w\-]+)?|USS\s+[A-Z][\w\-]+(?:\s+[A-Z][\w\-]+)?)(?![\w])"
 )
-_CARE_OF = re.compile(r"(?<![\w-])(?i:c/o|c\.o\.|care\s+of)[ \t]+[^\n,;]{2,60}")
+_CARE_OF = re.compile(
+    r"(?<![\w-])(?i:c/o|c\.o\.|care\s+of|p/a)[ \t]+[^\n,;]{2,60}"
+    # "bei", "chez", "presso" mean c/o only where an address line starts: "bei Huber\nMariahilfer Straße 88"
+    r"|(?m:^)[ \t]*(?:bei|chez|presso|aux soins de)[ \t]+(?:Fam\.?[ \t]+|Familie[ \t]+|famille[ \t]+)?"
+    r"[A-ZÀ-Þ][^\n,;]{1,50}"
+)
+# German streets named with a preposition and no street type: "Am Mühlbach 9", "In der Aue 3a", "Zum Anger 12"
+_STREET_PREP = re.compile(
+    rf"(?<![\w-])(?:Am|An[ \t]der|An[ \t]den|Auf[ \t]der|Auf[ \t]dem|Im|In[ \t]der|In[ \t]den|Zum|Zur|Unter[ \t]den|"
+    rf"Hinter[ \t]der|Vor[ \t]dem|Alte|Alter|Neue|Neuer)[ \t]+{_NAME_WORD}(?:[ \t\-]{_NAME_WORD})?[ \t]+"
+    r"[1-9]\d{0,2}[a-z]?(?![\w.,]\d|\w)"
+)
 
 # --- postal codes ---------------------------------------------------------------------------------------------
 
@@ -145,7 +157,8 @@ _PLACE_WORD = rf"(?:{_UP}[^\W\d_]{{1,2}}\.|{_UP}[^\W\d_]+(?:['’\-][^\W\d_]+)*(
 _CITY = (rf"(?:{_PLACE_WORD})"
          rf"(?:[ \t\-]+(?:(?:{_PARTICLE}|sur|am|an|der|im|upon|on|en)[ \t\-]+)?(?:{_PLACE_WORD})){{0,3}}")
 _CODE_CITY = re.compile(
-    rf"(?<![\w\-/.,$€£])(?P<zip>\d{{4,6}}|\d{{3}}\s\d{{2}}|\d{{2}}\s\d{{3}}|[1-9]\d{{3}}\s?[A-Z]{{2}}|"
+    rf"(?<![\w\-/.,$€£])(?P<zip>[1-9]\d{{3}}[ ]?[A-Z]{{2}}(?=[ \t]+[A-Z][a-z])|\d{{4,6}}|\d{{3}}\s\d{{2}}|"
+    rf"\d{{2}}\s\d{{3}}|"
     rf"(?:{POSTCODES['prefixed']})|(?:{POSTCODES['pl']})|(?:{POSTCODES['pt']})|(?:{POSTCODES['se']}))"
     rf"(?:[ \t]+|[ \t]*[;|][ \t]*)(?P<city>{_CITY})"
 )
@@ -229,6 +242,9 @@ def streets(text: str) -> Iterator[Hit]:
             if name == "street-type-first" and not (m.group("num") or m.group("after")):
                 continue  # "place of birth", "via email": a street type without a house number is no address
             yield m.start(), _tail(text, m.end()), "ADDRESS", 0.85, f"address:{name}"
+    for m in _STREET_PREP.finditer(text):
+        if _near_address(text, m) and not re.match(r"\s*(?:Jahr|Alter|Monat|Woche|Tag)", text[m.start() + 3:]):
+            yield m.start(), _tail(text, m.end()), "ADDRESS", 0.75, "address:street-preposition"
     for pattern, name in ((_UNIT, "unit"), (_PO_BOX, "po-box"), (_MILITARY, "military"), (_CARE_OF, "c/o"),
                           (_DUBLIN, "dublin-district")):
         for m in pattern.finditer(text):
@@ -255,7 +271,7 @@ def _near_address(text: str, m: re.Match[str]) -> bool:
     hi = text.find("\n", text.find("\n", m.end()) + 1)
     window = text[max(0, lo):len(text) if hi < 0 else hi]
     return bool(_STREET_AFTER.search(window) or _STREET_SUFFIX.search(window) or _POSTCODE.search(window)
-                or _ADDRESS_WORD.search(window) or _STREET_BEFORE.search(window))
+                or _ADDRESS_WORD.search(window) or _STREET_BEFORE.search(window) or _CODE_CITY.search(window))
 
 
 # a line that says it holds an address: "Address:", "Anschrift", "domicilio", "lives at"
@@ -354,7 +370,8 @@ _ADDRESS_FIELD = re.compile(
     # the value ends at the next label, a separator, a sentence end (not an abbreviation's full stop: "ul.",
     # "Opp.", "St."), or the line's end
     r"(?=[ \t]{2,}[^\W\d_][\w .'/-]{0,30}[:=]|[ \t]*[|;&]"
-    r"|(?<![\s.,(=:][^\W\d_])(?<![\s.,(=:][^\W\d_]{2})(?<![\s.,(=:][^\W\d_]{3})[.][ \t]+[A-Z]|[ \t]*$|\n)"
+    r"|(?<![\s.,(=:][^\W\d_])(?<![\s.,(=:][^\W\d_]{2})(?<![\s.,(=:][^\W\d_]{3})(?<!\d)[.][ \t]+(?-i:[A-Z])"
+    r"|[ \t]*$|\n)"
 )
 # the same in JSON: {"line1": "Plot 14, Admiralty Way", "city": "Lagos"}
 _ADDRESS_JSON = re.compile(
@@ -381,7 +398,7 @@ def fields(text: str) -> Iterator[Hit]:
     for pattern, name in ((_ADDRESS_FIELD, "field"), (_ADDRESS_JSON, "json-field"), (_ADDRESS_CUE, "after-cue")):
         for m in pattern.finditer(text):
             value = m.group("value").rstrip(" \t.,")
-            if _LABEL.match(value):
+            if "\n" in text[m.start():m.start("value")] and _LABEL.match(value):
                 continue  # "Address:" with nothing after it, then the next field's label
             if not re.search(r"[^\W\d_]{2}", value) \
                     or value.lower() in ("same as above", "n/a", "none", "unknown", "-", "null", "same"):

@@ -75,6 +75,14 @@ def _covered(detector: Detector, text: str, value: str, entity: str) -> bool:
     ("AGENT: first line? CALLER: Sixty-one Larch Close.", "Sixty-one Larch Close", "ADDRESS"),
     ("Return to 9 Elm Ct\nDayton, OH 45402", "Dayton, OH", "ADDRESS"),
     ("Surgery at 3 Bridge Street, Wells BA5 2EE today", "BA5 2EE", "ZIP"),
+    ("Eltern: Ute Brandt, Am Lindenhof 14, 33602 Bielefeld", "Am Lindenhof 14", "ADDRESS"),
+    ("Médecin : Dr Roux, 5 place de l'Hôtel de Ville, 69001 Lyon", "5 place de l'Hôtel de Ville", "ADDRESS"),
+    ("New address: Vlaška 12, 2. kat, 10000 Zagreb", "Vlaška 12, 2. kat", "ADDRESS"),
+    ("Paketadresse:\nAnna Wolf\nbei Krämer\nBurggasse 7\n1070 Wien", "bei Krämer", "ADDRESS"),
+    ("Postadres: p/a fam. Visser, Dorpsstraat 4, 1234 AB Ede", "1234 AB", "ZIP"),
+    ("Witness: shop manager Harpreet Dhaliwal, 01632 960 118.", "01632 960 118", "PHONE"),
+    ("Hasta | Adres: Gazi Mah. Lale Sk. No:7 Daire:2, Yenimahalle/Ankara | Tel", "Gazi Mah. Lale Sk. No:7 Daire:2",
+     "ADDRESS"),
     # dates with their time, in logs, and said in words; ages next to a relative or shared by two children
     ("Collision on Friday, 3 May 2024 at approximately 17:45 near", "3 May 2024 at approximately 17:45", "DATE"),
     ("Einbruch am 04.06.2024 zwischen 14:00 und 15:00 Uhr gemeldet", "04.06.2024 zwischen 14:00 und 15:00 Uhr",
@@ -111,6 +119,7 @@ def test_international_formats_are_covered(detector: Detector, text: str, value:
     "My son is 5 foot tall and my wife was 3 hours late. City council said: the budget is fine.",
     "Email address: see the portal. IP address: unknown.",
     "Hello World. Hi there, dear reader. Thanks Team! This is Important.",
+    "Im Jahr 2019 war er Am Ende 3 Mal da. Zum Beispiel 5 Tage.",
 ])
 def test_ordinary_text_is_left_alone(detector: Detector, text: str) -> None:
     assert [e for _, e in _found(detector, text) if e != "DATE" or "2019" not in text] == []
