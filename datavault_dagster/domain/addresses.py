@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from . import script_addresses
 from .temporal import MONTHS, WEEKDAYS
 
 Hit = tuple[int, int, str, float, str]
@@ -214,7 +215,7 @@ _IN_CITY = re.compile(r",?[ \t]+(?:in|en|à|a|i|im|in der)[ \t]+(?=[A-ZÀ-Þ])")
 def _tail(text: str, end: int) -> int:
     """Extend a street over what follows it on its line: ", Indiranagar, Bengaluru 560038", ", Apt 4B"."""
     while True:
-        m = re.match(r"[ \t]*,?[ \t]*", text[end:])
+        m = re.match(r"[ \t]+[-–][ \t]+|[ \t]*,?[ \t]*", text[end:])  # "Rua das Flores, 123 - Apto 45 - Centro"
         at = end + m.end()
         if at >= len(text) or text[at] == "\n" or m.end() == 0:
             return end
@@ -229,7 +230,7 @@ def _tail(text: str, end: int) -> int:
             run = _place_run(text, connector.end())
             return run if run is not None else end
         run = _place_run(text, at)
-        if run is None or "," not in text[end:at]:
+        if run is None or not re.search(r"[,\-–]", text[end:at]):
             return end
         end = run
 
@@ -370,7 +371,8 @@ _ADDRESS_FIELD = re.compile(
     # the value ends at the next label, a separator, a sentence end (not an abbreviation's full stop: "ul.",
     # "Opp.", "St."), or the line's end
     r"(?=[ \t]{2,}[^\W\d_][\w .'/-]{0,30}[:=]|[ \t]*[|;&]"
-    r"|(?<![\s.,(=:][^\W\d_])(?<![\s.,(=:][^\W\d_]{2})(?<![\s.,(=:][^\W\d_]{3})(?<!\d)[.][ \t]+(?-i:[A-Z])"
+    r"|(?<![\s.,(=:][^\W\d_])(?<![\s.,(=:][^\W\d_]{2})(?<![\s.,(=:][^\W\d_]{3})(?<!\d)"
+    r"[.][ \t]+(?-i:[A-Z]|[^\W\d_a-zß-ÿ])"
     r"|[ \t]*$|\n)"
 )
 # the same in JSON: {"line1": "Plot 14, Admiralty Way", "city": "Lagos"}
@@ -385,7 +387,8 @@ _ADDRESS_CUE = re.compile(
     r"résidant|residente|wonende|woonachtig|bor)[ \t]+(?:at|to|in|on|à|a|en|in der|im|på|i|op)?[ \t]*"
     r"(?P<value>(?-i:[A-Z0-9À-Þ])[^\n;()]{2,120}?)"
     r"(?=(?<![\s.,(][^\W\d_])(?<![\s.,(][^\W\d_]{2})(?<![\s.,(][^\W\d_]{3})[.!?][ \t]|[.!?]?$|[;()\n]|"
-    r"[ \t]+(?:and|but|with|since|for|who|where|which|und|et|y|e|en|og|och)[ \t])",
+    r"[ \t,]+(?:and|but|with|since|for|who|where|which|by|until|last|next|this|from|und|seit|bis|ab|et|depuis|"
+    r"jusqu|y|desde|hasta|e|da|dal|fino|en|sinds|tot|og|siden|och|sedan)[ \t])",
     re.M,
 )
 
@@ -468,6 +471,7 @@ def find(text: str) -> list[Hit]:
         if entity == "ADDRESS" and (m := _CODE_AFTER.match(text, end)):
             hits.append((m.start("zip"), m.end("zip"), "ZIP", 0.7, "address:code-after-address"))
     hits.extend(blocks(text, hits))
+    hits.extend(script_addresses.find(text))
     return _trimmed(text, without_postcodes(hits))
 
 

@@ -437,6 +437,8 @@ def _phone_spans(text: str) -> Iterator[Span]:
         digits = re.sub(r"\D", "", raw)
         if not 8 <= len(digits) <= 15 or raw.isdigit():
             continue  # a bare digit run is typed by _number_spans, which reads the words before it
+        if re.fullmatch(r"\d{5}-\d{3}", raw):
+            continue  # a Brazilian CEP ("01234-567"), the ZIP recognizers' (no phone is written 5-3)
         number = re.sub(r"\s?(?:x|ext\.?)\s?\d{1,6}$", "", raw, flags=re.I)
         regions = (None,) if raw.startswith("+") else ("ZZ",) if raw.startswith("00") else _PHONE_REGIONS
         for region in regions:
