@@ -36,7 +36,16 @@ TYPES_AFTER = (
     "Loop Trail Trl Path Pike Plaza Point Ridge Heights Hts Meadows Manor Gate Court Broadway Embankment Causeway "
     "Crossing Cove Bend Run Square Alley Trace Turnpike Expressway Freeway Estate Nagar Marg Colony Layout Cross "
     "Main Salai Bagh Vihar Enclave Chowk Peth Puram Halli Sector Phase Block "
-    "Villas Mansions Cottages Buildings Apartments Apts Residency Residences Towers Flats Gardens Hwy"
+    "Villas Mansions Cottages Buildings Apartments Apts Residency Residences Towers Flats Gardens Hwy "
+    # the rest of USPS Publication 28's street suffixes (appendix C1) and their standard abbreviations
+    "Branch Brg Bridge Brk Brook Brooks Burg Byp Bypass Camp Canyon Cyn Cape Center Ctr Cliff Cliffs Club Common "
+    "Corner Corners Cor Course Creek Crk Crest Curve Dale Dam Divide Estates Ests Extension Ext Falls Ferry Fry "
+    "Field Fields Flat Flats Ford Fords Forest Frst Forge Fork Forks Fort Ft Fwy Gateway Glen Glens Greens Groves "
+    "Harbor Harbour Hbr Haven Hills Hollow Holw Inlet Island Islands Isle Junction Jct Key Keys Knoll Knolls Lake "
+    "Lakes Landing Lndg Light Lights Lock Locks Lodge Mall Meadow Mill Mills Mission Motorway Mount Mt Mountain Mtn "
+    "Neck Orchard Oval Pass Pine Pines Plain Plains Port Ports Prairie Ranch Rapids Rest River Route Rte Shoal "
+    "Shoals Shore Shores Skyway Spring Springs Spur Station Sta Stravenue Stream Summit Smt Ter Track Trafficway "
+    "Tunnel Union Valley Vly Via Viaduct Village Vlg Ville Vista Vis Wells Xing Expy Tpke Rdg"
 ).split()
 # street types written before the name ("rue de la Paix", "Via Roma", "Calle Mayor", "ul. Marszałkowska")
 TYPES_BEFORE = (
@@ -64,8 +73,9 @@ SUFFIXES = (
     "dreef hof straatje kade wal markt"
 ).split()
 
-_T_AFTER = "|".join(sorted({re.escape(t) for t in TYPES_AFTER} | {re.escape(t.upper()) for t in TYPES_AFTER},
-                           key=len, reverse=True))
+_T_AFTER = "|".join(sorted({re.escape(t) for t in TYPES_AFTER}, key=len, reverse=True))
+# in capitals ("1422 W GRAND AVE"), without a full stop: "... LIVES AT 12 MAIN ST." ends a sentence
+_T_AFTER_CAPS = "|".join(sorted({re.escape(t.upper()) for t in TYPES_AFTER}, key=len, reverse=True))
 _T_BEFORE = "|".join(sorted({re.escape(t) for t in TYPES_BEFORE}, key=len, reverse=True))
 _SUFFIX = "|".join(sorted({re.escape(t) for t in SUFFIXES}, key=len, reverse=True))
 
@@ -94,7 +104,7 @@ _NUMBER_WORD = (r"(?:[Oo]ne|[Tt]wo|[Tt]hree|[Ff]our|[Ff]ive|[Ss]ix|[Ss]even|[Ee]
 _STREET_AFTER = re.compile(
     # [house number] [direction] Name words  Type [direction]    "221B Baker Street", "12, MG Road", "Two Elm Grove"
     rf"(?<![\w\-.])(?:{_HOUSE}|{_NUMBER_WORD}),?\s+(?:(?:{_PARTICLE})\s+)?(?:{_NAME_WORD}\s+(?:(?:{_PARTICLE})\s+)?){{1,5}}"
-    rf"(?:{_T_AFTER})\b\.?(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b\.?)?"
+    rf"(?:(?:{_T_AFTER})\b\.?|(?:{_T_AFTER_CAPS})\b)(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b\.?)?"
 )
 _STREET_BEFORE = re.compile(
     # [house number,] Type particles Name words [, n°] [house number]    "12 rue de la Paix", "Via Roma 12"

@@ -540,6 +540,8 @@ def name_rule_spans(text: str, likeness: names.NameLikeness | None = None) -> It
         yield Span(start, end, "PERSON", 0.6, "name-rule:speaker")
     for start, end in names.script_names(text):
         yield Span(start, end, "PERSON", 0.6, "name-rule:script")
+    for start, end in names.names_before_ages(text, lexicon.shared()):
+        yield Span(start, end, "PERSON", 0.55, "name-rule:before-age")
 
 # --- resolution ---------------------------------------------------------------------------------------------------
 

@@ -503,3 +503,22 @@ def script_names(text: str) -> Iterator[tuple[int, int]]:
         if len(_LATIN.findall(text)) > 2 * len(char.findall(text)):
             for m in in_latin.finditer(text):
                 yield m.start(), m.end()
+
+
+# a capitalized word followed by an age: "Ffion, 22, requesting ...", "children Ayo (6) and ...",
+# "Deepak Chaudhary (staff ID 448120), 39, porter" (the age after a parenthetical)
+_NAME_THEN_AGE = re.compile(
+    r"(?<![\w'’\-])(?P<name>[A-ZÀ-Þ][a-zà-ÿ'’\-]{1,20})"
+    r"(?=(?:[ \t]*\([^)\n]{1,40}\))?,[ \t]*\d{1,3}(?:[ \t]*(?:y|yo|yrs?|M|F))?[ \t]*[,;)]"
+    r"|[ \t]*\([ \t]*\d{1,2}[ \t]*(?:y|yo|yrs?|J|ans|años|anni|år)?[ \t]*\))"
+)
+
+
+def names_before_ages(text: str, lex) -> Iterator[tuple[int, int]]:  # noqa: ANN001 - a lexicon.Lexicon
+    """A capitalized word that an age follows, unless it is an ordinary word ("Type (2)", "Room, 12,")."""
+    stop = not_name()
+    for m in _NAME_THEN_AGE.finditer(text):
+        word = m.group("name")
+        if word.lower() in stop or word.lower() in ORG_WORDS or lex.ordinary(word) or lex.plain(word):
+            continue
+        yield m.start("name"), m.end("name")

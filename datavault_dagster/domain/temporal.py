@@ -238,7 +238,8 @@ _AGE_WORDS_UNIT = re.compile(
 )
 # a number right after a person's name is their age: "Priyanka Raghunathan, 34, 28/40", "Léa (6)", "Jordan is 12 and"
 AFTER_NAME = re.compile(
-    rf"(?i)^(?:[ \t]*,[ \t]*|[ \t]*\([ \t]*|[ \t]+(?:is|was|ist|est|er|är|who is|aged?)[ \t]+)(?:~|approx\.?[ \t]*)?"
+    rf"(?i)^(?:[ \t]*\([^)\n]{{1,40}}\)(?=[ \t]*,))?"  # "Deepak Chaudhary (staff ID 448120), 39, porter"
+    rf"(?:[ \t]*,[ \t]*|[ \t]*\([ \t]*|[ \t]+(?:is|was|ist|est|er|är|who is|aged?)[ \t]+)(?:~|approx\.?[ \t]*)?"
     rf"(?P<age>\d{{1,3}}|{_AGE_WORDS})(?:[ \t]*(?:y|yo|y/o|yrs?|J\.?|jr|m|f|M|F|years?|months?|mo))?"
     r"(?=[ \t]*(?:[,;)]|\.(?:\s|$)|$|and\b|und\b|et\b|y\b|\n))"
 )
@@ -250,7 +251,7 @@ _DOB_BEFORE = re.compile(r"(?i)(?:dob|d\.o\.b\.?|born|birth|geb\.?|né|née|naci
 
 def age_after_name(text: str, end: int) -> tuple[int, int] | None:
     """The age right after a person's name that ends at `end`, if there is one."""
-    m = AFTER_NAME.match(text[end:end + 48])
+    m = AFTER_NAME.match(text[end:end + 96])
     if not m or (m.group("age").isdigit() and int(m.group("age")) > 120):
         return None
     return end + m.start("age"), end + m.end("age")

@@ -83,6 +83,12 @@ def _covered(detector: Detector, text: str, value: str, entity: str) -> bool:
     ("Witness: shop manager Harpreet Dhaliwal, 01632 960 118.", "01632 960 118", "PHONE"),
     ("Hasta | Adres: Gazi Mah. Lale Sk. No:7 Daire:2, Yenimahalle/Ankara | Tel", "Gazi Mah. Lale Sk. No:7 Daire:2",
      "ADDRESS"),
+    ("Please send it to 4120 Maple Hollow, Apt. 8, North Brenda, OR 97301.", "4120 Maple Hollow, Apt. 8, North Brenda",
+     "ADDRESS"),
+    ("New place: 58 Quarry Springs Suite 200 in Port Alana", "58 Quarry Springs Suite 200 in Port Alana", "ADDRESS"),
+    ("Ward round. Eilidh, 31, admitted overnight.", "Eilidh", "PERSON"),
+    ("Ward round. Eilidh, 31, admitted overnight.", "31", "AGE"),
+    ("Rohan Mehta (badge 44-1902), 52, cleaner, was seen.", "52", "AGE"),
     # addresses in other scripts, and Brazilian lines joined by dashes
     ("住所は東京都新宿区西新宿2-8-1です。", "東京都新宿区西新宿2-8-1", "ADDRESS"),
     ("配送地址：广东省深圳市南山区科技园路18号3栋502室", "广东省深圳市南山区科技园路18号3栋502室", "ADDRESS"),
@@ -132,6 +138,7 @@ def test_international_formats_are_covered(detector: Detector, text: str, value:
     "Email address: see the portal. IP address: unknown.",
     "Hello World. Hi there, dear reader. Thanks Team! This is Important.",
     "Im Jahr 2019 war er Am Ende 3 Mal da. Zum Beispiel 5 Tage.",
+    "See Type (2) and Section (3). Room, 12, was empty. Total, 45, paid.",
     "北京市2024年的报告显示，3月份增长了5%。我在市中心工作了3年。",
     "병원으로 3번 갔고 서울로 2번 갔다.",
 ])
