@@ -2,7 +2,7 @@
 dead letters, in the same order, on the real Redis and PostgreSQL.
 
 Entries are raw XADDs as an outside producer writes them, good records with bad ones among them (unparseable JSON,
-a missing field, a date the subject's shift pushes past the calendar) so that every kind of per-record outcome
+a missing field, a record id that is the subject's SSN) so that every kind of per-record outcome
 crosses the process boundary.
 """
 
@@ -36,13 +36,12 @@ def _entries() -> list[dict[str, str]]:
     bad_json = {"record_id": "bad-json", "schema": SCHEMAS["healthcare"], "payload": '{"record_id": "bad-json",'}
     missing = dict(records[0], record_id="no-patient")
     del missing["patient"]
-    far = json.loads(json.dumps(records[1]))
-    far["record_id"] = "far-date"
-    far["encounter"]["date"] = "9999-12-31"
+    pii_id = json.loads(json.dumps(records[1]))
+    pii_id["record_id"] = pii_id["patient"]["ssn"]  # caught inside anonymize_parsed, whatever the keys
     # spread the bad ones over both halves of the partition
     out.insert(10, bad_json)
     out.insert(70, stream_fields("healthcare", missing))
-    out.insert(120, stream_fields("healthcare", far))
+    out.insert(120, stream_fields("healthcare", pii_id))
     return out
 
 
@@ -82,7 +81,7 @@ def test_two_processes_seal_what_one_does(clean_servers, tmp_path, monkeypatch):
     assert len(set(one.read_text().split())) == 1
     assert len(set(two.read_text().split())) == 2, "the second half ran in a forked child"
     assert len(docs1) == GOOD and len(letters1) == 3  # the bad ones are copies beside their originals
-    assert {code for _, code, _, _ in letters1} == {"invalid_json", "missing", "cannot_anonymize"}
+    assert {code for _, code, _, _ in letters1} == {"invalid_json", "missing", "looks_like_pii"}
     assert docs2 == docs1
     assert letters2 == letters1
     assert streams.client.xlen("datavault:raw:healthcare") == len(ids)  # sealing never trims
