@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from . import addresses, identifiers, lexicon, names, phones, temporal
+from . import addresses, identifiers, lexicon, names, phones, tables, temporal
 from .errors import DataVaultError
 
 if TYPE_CHECKING:
@@ -515,8 +515,9 @@ def _id_spans(text: str) -> Iterator[Span]:
 
 def _international_spans(text: str) -> Iterator[Span]:
     """Phones, identifiers, dates and ages in the formats of many countries (phones.py, identifiers.py,
-    temporal.py)."""
-    for found in (phones.spans(text), identifiers.spans(text), temporal.dates(text), temporal.ages(text)):
+    temporal.py), and the cells of labelled columns of tables pasted into the text (tables.py)."""
+    for found in (phones.spans(text), identifiers.spans(text), temporal.dates(text), temporal.ages(text),
+                  tables.find(text)):
         for start, end, entity, score, source in found:
             yield Span(start, end, entity, score, f"pattern:{source}")
 

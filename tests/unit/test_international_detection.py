@@ -160,3 +160,18 @@ def test_a_month_and_year_are_no_city_and_postcode(detector: Detector) -> None:
 def test_a_city_ends_at_a_full_stop(detector: Detector) -> None:
     text = "Hun bor i Storgata 18, 0184 Oslo. Compliance review pending."
     assert ("Oslo", "ADDRESS") in _found(detector, text) and "Compliance" not in str(_found(detector, text))
+
+
+def test_cells_of_labelled_table_columns_are_their_columns_type(detector: Detector) -> None:
+    text = ("Export below:\nEMP_ID,SURNAME,GIVEN,DOB,HIRE_DATE,DEPT,SALARY\n"
+            "20551,OKAFOR,Chidi,1988-03-14,2020-02-01,FIN,71000\n\nRef;Insured;DoL;Postcode;Reserve\n"
+            "QX-22-0041;Pemberton, J;05/02/2024;LS6 3AB;2,100\n")
+    found = _found(detector, text)
+    for value, entity in [("20551", "ID"), ("OKAFOR", "PERSON"), ("Chidi", "PERSON"), ("QX-22-0041", "ID"),
+                          ("Pemberton, J", "PERSON"), ("LS6 3AB", "ZIP")]:
+        assert (value, entity) in found, found
+    assert not any(value in ("FIN", "71000", "2,100") for value, _ in found)  # unlabelled columns stay
+
+
+def test_a_table_without_pii_columns_is_left_alone(detector: Detector) -> None:
+    assert _found(detector, "Dose, route, frequency\n5 mg, oral, daily\n10 mg, iv, weekly\n") == []
