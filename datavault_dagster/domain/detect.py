@@ -517,7 +517,7 @@ def _international_spans(text: str) -> Iterator[Span]:
     """Phones, identifiers, dates and ages in the formats of many countries (phones.py, identifiers.py,
     temporal.py), and the cells of labelled columns of tables pasted into the text (tables.py)."""
     for found in (phones.spans(text), identifiers.spans(text), temporal.dates(text), temporal.ages(text),
-                  tables.find(text)):
+                  tables.find(text), tables.fields(text)):
         for start, end, entity, score, source in found:
             yield Span(start, end, entity, score, f"pattern:{source}")
 
@@ -596,6 +596,8 @@ def _clean_person(text: str, start: int, end: int) -> tuple[int, int] | None:
     m = _TITLE_PREFIX.match(text[start:end])
     if m:
         start += m.end()
+    if (nl := text.find("\n", start, end)) > 0 and re.match(r"[ \t]*[^\W\d_][\w ]{0,30}[ \t]*:", text[nl + 1:]):
+        end = nl  # "John\nDate: today": the next line's field label is no part of the name
     start, end = names.trim_edges(text, start, end)
     trimmed = _POSSESSIVE.sub("", text[start:end].rstrip(" .,;:-"))
     end = start + len(trimmed)

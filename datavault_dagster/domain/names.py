@@ -129,8 +129,8 @@ def _name_word(word: str, *, caps: bool) -> bool:
     bare = word.rstrip(".")
     if not bare or not bare[0].isupper() or bare.lower() in not_name():
         return False
-    if len(bare) == 1:  # an initial needs its dot
-        return word.endswith(".")
+    if len(bare) == 1:  # an initial needs its dot, except inside a name in capitals ("KATIE L O'LOUGHLIN")
+        return word.endswith(".") or caps
     if bare.isupper():
         return caps
     return True  # internal capitals are fine: McKinney, MacDonald, DeAngelo, LaToya
@@ -146,7 +146,11 @@ def name_run(
     first = _WORD.match(text, at)
     if not first:
         return None
-    caps = first.group(0).rstrip(".").isupper() and len(first.group(0).rstrip(".")) > 1
+    head = first.group(0).rstrip(".")
+    second = _WORD.match(text, first.end() + len(text[first.end():]) - len(text[first.end():].lstrip(" \t")))
+    # a name in capitals, also when it starts with an initial ("J OKONJO")
+    caps = head.isupper() and (len(head) > 1 or bool(second and len(second.group(0).rstrip(".")) > 1
+                                                     and second.group(0).rstrip(".").isupper()))
     words: list[tuple[int, int]] = []
     pos = at
     comma_used = False
@@ -240,6 +244,26 @@ def speaker_names(text: str) -> Iterator[tuple[int, int]]:
         if group == "name" and not re.match(r"[ \t]*(?:\[|\d)", m.group(0)):
             continue  # a line starting "Word:" is a field label unless a time stamp comes first
         yield m.start(group), m.start(group) + len(value.rstrip())
+    yield from _chat_turns(text)
+
+
+_TURN = re.compile(r"(?m)^[ \t]*(?P<name>[^\W\d_][\w'’\-]{1,20})[ \t]*:[ \t]+(?=\S)")
+
+
+def _chat_turns(text: str) -> Iterator[tuple[int, int]]:
+    """Speakers of a chat without time stamps ("Kat: did u get the rent?" / "Ife: yes thanks!"): two or more
+    distinct words that each start two or more lines as "Word: ...", none of them a field label or a plain word."""
+    turns = [m for m in _TURN.finditer(text)]
+    counts: dict[str, int] = {}
+    for m in turns:
+        counts[m.group("name")] = counts.get(m.group("name"), 0) + 1
+    labels = {label.lower() for label in FORM_LABELS} | _NOT_SPEAKER | not_name()
+    speakers = {w for w, n in counts.items() if n >= 2 and w.lower() not in labels}
+    if len(speakers) < 2 or any(w.lower() in labels for w in counts if counts[w] >= 2):
+        return  # a form repeats its labels ("Name:", "Date:"); a chat repeats its people
+    for m in turns:
+        if m.group("name") in speakers:
+            yield m.start("name"), m.end("name")
 
 
 _INITIALS_AND_PARTICLES = re.compile(

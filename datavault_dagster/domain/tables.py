@@ -1,4 +1,5 @@
-"""Tables pasted into free text: CSV, semicolon, pipe or tab separated rows under a header line.
+"""Tables and machine-written fields pasted into free text: CSV, semicolon, pipe or tab separated rows under a
+header line; XML elements, KEY=VALUE lines and JSON members.
 
 A cell's meaning is in its column's header, not in its shape ("10442" is an employee number, "NGUYEN" a surname,
 "Hargreaves, P" a name), so the header decides: a column headed by a name, id, date, phone, address, postal code
@@ -120,3 +121,31 @@ def find(text: str) -> Iterator[Hit]:
                     yield offsets[j] + start + lead, offsets[j] + start + lead + len(value), kind, 0.8, "table:column"
             j += 1
         i = j
+
+
+# "<surname>Featherstonehaugh</surname>", "MAILING_NAME=DOUCETTE LEO J", '"forename": "Aoife"'
+_XML = re.compile(r"<(?P<key>[A-Za-z][\w.\-]{0,30})(?:[ \t][^>]{0,80})?>(?P<value>[^<>\n]{1,120})</(?P=key)>")
+_KEY_VALUE = re.compile(r"(?m)^[ \t]*(?P<key>[A-Za-z][\w.\-]{0,40})[ \t]*=[ \t]*(?P<value>[^\n]{1,120}?)[ \t]*$")
+_JSON = re.compile(r"[\"'](?P<key>[A-Za-z][\w.\- ]{0,40})[\"'][ \t]*:[ \t]*[\"'](?P<value>[^\"'\n]{1,120})[\"']")
+_MORE = {"line": "ADDRESS", "line1": "ADDRESS", "line2": "ADDRESS", "tel": "PHONE", "pc": "ZIP", "prov": "ADDRESS",
+         "state": "ADDRESS", "province": "ADDRESS", "given": "PERSON", "fname": "PERSON", "lname": "PERSON"}
+
+
+def _key_entity(key: str) -> str | None:
+    """The entity a field's key names: the whole key, or its last part ("MAILING_NAME" -> name, "home_tel")."""
+    whole = _label(key)
+    if whole in _LABELS or whole in _MORE:
+        return _LABELS.get(whole) or _MORE[whole]
+    last = _label(re.split(r"[_.\-]", key)[-1])
+    return _LABELS.get(last) or _MORE.get(last)
+
+
+def fields(text: str) -> Iterator[Hit]:
+    """Values of XML elements, KEY=VALUE lines and JSON members whose key names a kind of PII."""
+    for pattern, name in ((_XML, "xml"), (_KEY_VALUE, "key-value"), (_JSON, "json")):
+        for m in pattern.finditer(text):
+            entity = _key_entity(m.group("key"))
+            value = m.group("value").strip()
+            if entity and value and any(c.isalnum() for c in value) and value.lower() not in ("null", "none", "n/a"):
+                start = m.start("value") + len(m.group("value")) - len(m.group("value").lstrip())
+                yield start, start + len(value), entity, 0.8, f"field:{name}"

@@ -175,3 +175,21 @@ def test_cells_of_labelled_table_columns_are_their_columns_type(detector: Detect
 
 def test_a_table_without_pii_columns_is_left_alone(detector: Detector) -> None:
     assert _found(detector, "Dose, route, frequency\n5 mg, oral, daily\n10 mg, iv, weekly\n") == []
+
+
+def test_values_of_fields_whose_key_names_pii(detector: Detector) -> None:
+    text = ("<patient>\n  <surname>Abernethy</surname>\n  <postcode>AB10 1XG</postcode>\n  <ward>7B</ward>\n"
+            "</patient>\nBILLING_NAME=HOLLOWAY RUTH A\nBILLING_CITY=MOOSE JAW\nLOG_LEVEL=info\n"
+            '{"given_name": "Saoirse", "plan": "gold"}')
+    found = _found(detector, text)
+    for value, entity in [("Abernethy", "PERSON"), ("AB10 1XG", "ZIP"), ("HOLLOWAY RUTH A", "PERSON"),
+                          ("MOOSE JAW", "ADDRESS"), ("Saoirse", "PERSON")]:
+        assert (value, entity) in found, found
+    assert not any(value in ("7B", "info", "gold") for value, _ in found)
+
+
+def test_chat_speakers_without_time_stamps_and_not_form_labels(detector: Detector) -> None:
+    chat = "Tamsin: did the deposit go through?\nOlu: yes!\nTamsin: great\nOlu: see you sat"
+    assert [v for v, e in _found(detector, chat) if e == "PERSON"] == ["Tamsin", "Olu", "Tamsin", "Olu"]
+    qa = "Q: what is the dose?\nA: 5 mg daily.\nQ: and for kids?\nA: half."
+    assert _found(detector, qa) == []
