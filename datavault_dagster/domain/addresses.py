@@ -84,9 +84,10 @@ _UNIT_WORDS = (r"(?:Flat|Apt|Apartment|Appt|App|Apto|Depto|Dpto|Bloco|Bloque|Bâ
                r"Emelet|Ajtó|Lokal|Mieszkanie|"
                r"Unit|Suite|Ste|Room|Rm|Floor|Fl|Level|Lvl|Bldg|Building|Block|Blk|"
                r"Wohnung|Whg|WE|Étage|Etage|étage|Bus|Boîte|Bte|Piso|Planta|Puerta|Pta|Escalera|Esc|Scala|Interno|"
-               r"Int|Lgh|Leil|Huoneisto|Stg|Top|Tür|Door|Lot|Shop|Office|Villa|House|Plot|Door No|H\.?No)")
+               r"Int|Lgh|Leil|Huoneisto|Stg|Top|Tür|Door|Lot|Shop|Office|Villa|House|Plot|Door No|H\.?No|Studio|Kat|"
+               r"Byt)")
 _UNIT = re.compile(
-    rf"(?<![\w-])(?i:{_UNIT_WORDS})\.?[ \t]?(?:No\.?[ \t]?|#[ \t]?|Nr\.?[ \t]?|n[º°o]\.?[ \t]?)?"
+    rf"(?<![\w-])(?i:{_UNIT_WORDS})\.?[ \t]?(?::[ \t]?)?(?:No\.?[ \t]?|#[ \t]?|Nr\.?[ \t]?|n[º°o]\.?[ \t]?)?"
     r"(?=[\w\-/]*\d|[A-Z](?![\w]))[A-Za-z0-9][\w\-/]{0,7}(?![\w])"
     # "3º B", "2. OG", "3rd floor" are units too
     r"|(?<![\w-])\d{1,2}(?:º|ª|\.º|\.ª|\.|st|nd|rd|th|er|e|ème|o|a)?[ \t]?(?:(?i:OG|EG|DG|floor|étage|etage|piso|plan|"
@@ -116,7 +117,15 @@ _STREET_BEFORE = re.compile(
 _STREET_SUFFIX = re.compile(
     # Name words ending in a Germanic/Nordic type, then the house number: "Karl Johans gate 22", "Hauptstr. 5"
     rf"(?<![\w\-])(?:{_NAME_WORD}[ \t]+){{0,3}}(?:{_UP}[\w'’\-]*?(?:{_SUFFIX})|(?:{_NAME_WORD}[ \t]+)(?i:{_SUFFIX}))"
-    rf"(?<=\w|\.)[ \t]*,?[ \t]*(?!0){_HOUSE}(?:[ \t]+[A-Z](?![\w]))?(?:[ \t]+\d{{1,3}}(?![\w]))?(?![\w])",
+    rf"(?<=\w|\.)[ \t]*,?[ \t]*(?:(?:No|Nr|č)\.?[ \t]*:?[ \t]*)?(?!0){_HOUSE}(?:[ \t]+[A-Z](?![\w]))?"
+    rf"(?:[ \t]+\d{{1,3}}(?![\w]))?(?![\w])",
+)
+# a Turkish neighbourhood, which needs no number: "Cumhuriyet Mahallesi", "Atatürk Mah."
+_NEIGHBOURHOOD = re.compile(rf"(?<![\w\-])(?:{_NAME_WORD}[ \t]+){{1,3}}(?:Mahallesi|Mah\.|Mh\.)")
+# Czech and Slovak streets named by an adjective, numbered "popisné/orientační": "Husova 1234/5", "Vinohradská 12"
+_ADJECTIVE_STREET = re.compile(
+    r"(?<![\w\-])[A-ZÁČĎÉĚÍŇÓŘŠŤÚŮÝŽ][a-záčďéěíňóřšťúůýž]+(?:ova|ová|ská|cká|ní|ého|ovo|ské|ská)"
+    r"[ \t]+[1-9]\d{0,4}(?:/\d{1,4}[a-z]?)?(?![\w/])"
 )
 _PO_BOX = re.compile(
     r"(?<![\w-])(?i:P\.?\s?O\.?\s?Box|Post\s?Office\s?Box|GPO\s?Box|PO\s?Box|Locked\s?Bag|Private\s?Bag|PMB|"
@@ -137,7 +146,7 @@ _CARE_OF = re.compile(
 # German streets named with a preposition and no street type: "Am Mühlbach 9", "In der Aue 3a", "Zum Anger 12"
 _STREET_PREP = re.compile(
     rf"(?<![\w-])(?:Am|An[ \t]der|An[ \t]den|Auf[ \t]der|Auf[ \t]dem|Im|In[ \t]der|In[ \t]den|Zum|Zur|Unter[ \t]den|"
-    rf"Hinter[ \t]der|Vor[ \t]dem|Alte|Alter|Neue|Neuer)[ \t]+{_NAME_WORD}(?:[ \t\-]{_NAME_WORD})?[ \t]+"
+    rf"Hinter[ \t]der|Vor[ \t]dem|Alte|Alter|Neue|Neuer|Na|Pod|Nad|Za)[ \t]+{_NAME_WORD}(?:[ \t\-]{_NAME_WORD})?[ \t]+"
     r"[1-9]\d{0,2}[a-z]?(?![\w.,]\d|\w)"
 )
 
@@ -253,6 +262,11 @@ def streets(text: str) -> Iterator[Hit]:
             if name == "street-type-first" and not (m.group("num") or m.group("after")):
                 continue  # "place of birth", "via email": a street type without a house number is no address
             yield m.start(), _tail(text, m.end()), "ADDRESS", 0.85, f"address:{name}"
+    for m in _NEIGHBOURHOOD.finditer(text):
+        yield m.start(), _tail(text, m.end()), "ADDRESS", 0.75, "address:neighbourhood"
+    for m in _ADJECTIVE_STREET.finditer(text):
+        if _near_address(text, m):
+            yield m.start(), _tail(text, m.end()), "ADDRESS", 0.75, "address:street-adjective"
     for m in _STREET_PREP.finditer(text):
         if _near_address(text, m) and not re.match(r"\s*(?:Jahr|Alter|Monat|Woche|Tag)", text[m.start() + 3:]):
             yield m.start(), _tail(text, m.end()), "ADDRESS", 0.75, "address:street-preposition"

@@ -36,6 +36,9 @@ STRONG_CUES = (
     "beste", "liebe", "lieber", "cher", "chère", "caro", "cara", "querido", "querida", "estimado", "estimada",
     "kia ora", "terveisin", "groeten", "met vriendelijke groet", "mvh", "hilsen", "saludos", "cordialement",
     "grüße", "gruß", "pozdrawiam", "this is", "speaking with", "you're speaking with", "it's", "my name is",
+    # the patient or customer, in other languages: "Pacient Jan Novák", "Müşteri Ayşe Yılmaz"
+    "pacient", "pacientka", "paciente", "patiënt", "patientin", "hasta", "müşteri", "klient", "klientka",
+    "kunde", "kundin", "cliente", "asiakas", "kund", "kunden", "potilas",
 )
 WEAK_CUES = (
     "by", "per", "to", "with", "for", "from", "and", "of", "cc", "attn", "c/o", "met", "saw", "called", "told",
@@ -136,6 +139,18 @@ def _name_word(word: str, *, caps: bool) -> bool:
     return True  # internal capitals are fine: McKinney, MacDonald, DeAngelo, LaToya
 
 
+_MONTH_NAMES = {"jan", "may", "june", "april", "august", "julia"}  # months, and first names in many countries
+
+
+def _month_first_name(text: str, m: re.Match[str], *, caps: bool) -> bool:
+    """'Jan Novák', 'May Tan': a month's name is a first name when a name word follows it."""
+    word = m.group(0)
+    if word.rstrip(".").lower() not in _MONTH_NAMES or not word[0].isupper() or word.endswith("."):
+        return False
+    nxt = re.match(r"[ \t]+([^\W\d_][\w'’\-]*)", text[m.end():])
+    return bool(nxt) and _name_word(nxt.group(1), caps=caps)
+
+
 def name_run(
     text: str, at: int, *, min_words: int = 1, max_words: int = 4, caps_single: bool = False
 ) -> tuple[int, int] | None:
@@ -161,7 +176,7 @@ def name_run(
         word = m.group(0)
         if words and re.match(r"[ \t]*[:：]", text[m.end():]):
             break  # the next field's label: "MARCHAND   Prénom : Ysé"
-        if _name_word(word, caps=caps):
+        if _name_word(word, caps=caps) or _month_first_name(text, m, caps=caps):
             end = m.end() if word.endswith(".") and len(word.rstrip(".")) == 1 else m.start() + len(word.rstrip("."))
             words.append((m.start(), end))
         elif word.lower() in PARTICLES and words:

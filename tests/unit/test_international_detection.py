@@ -89,6 +89,14 @@ def _covered(detector: Detector, text: str, value: str, entity: str) -> bool:
     ("Ward round. Eilidh, 31, admitted overnight.", "Eilidh", "PERSON"),
     ("Ward round. Eilidh, 31, admitted overnight.", "31", "AGE"),
     ("Rohan Mehta (badge 44-1902), 52, cleaner, was seen.", "52", "AGE"),
+    ("adresi Bahçelievler Mahallesi, İnönü Caddesi No: 8 Daire: 12, 06500 Ankara", "Bahçelievler Mahallesi",
+     "ADDRESS"),
+    ("adresi Bahçelievler Mahallesi, İnönü Caddesi No: 8 Daire: 12, 06500 Ankara", "İnönü Caddesi No: 8 Daire: 12",
+     "ADDRESS"),
+    ("Pacientka Eva Malá, bytem Palackého 718/2, 500 03 Hradec Králové", "Palackého 718/2", "ADDRESS"),
+    ("Pacientka Eva Malá, bytem Palackého 718/2, 500 03 Hradec Králové", "Eva Malá", "PERSON"),
+    ("Kontakt: Pod Vinicí 14, 140 00 Praha 4", "Pod Vinicí 14", "ADDRESS"),
+    ("Pacient Jan Svoboda přišel včera.", "Jan Svoboda", "PERSON"),
     # addresses in other scripts, and Brazilian lines joined by dashes
     ("住所は東京都新宿区西新宿2-8-1です。", "東京都新宿区西新宿2-8-1", "ADDRESS"),
     ("配送地址：广东省深圳市南山区科技园路18号3栋502室", "广东省深圳市南山区科技园路18号3栋502室", "ADDRESS"),
@@ -150,6 +158,11 @@ def test_a_sentence_with_a_number_and_one_place_word_is_no_address(detector: Det
     # (NER may take a Russian word for a name here; no address or postal code may come of it)
     text = "Он пришёл в 5 часов с братом и сказал, что дом стоит 3 года, г. Тверь далеко."
     assert [e for _, e in _found(detector, text) if e in ("ADDRESS", "ZIP")] == []
+
+
+def test_months_before_numbers_stay_dates_not_names(detector: Detector) -> None:
+    text = "Seen on Jan 5 and again in May 2024; the June 3 visit was cancelled."
+    assert {e for _, e in _found(detector, text)} == {"DATE"}
 
 
 def test_a_month_and_year_are_no_city_and_postcode(detector: Detector) -> None:
