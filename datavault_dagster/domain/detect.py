@@ -543,6 +543,8 @@ def name_rule_spans(text: str, likeness: names.NameLikeness | None = None) -> It
         yield Span(start, end, "PERSON", 0.6, "name-rule:script")
     for start, end in names.names_before_ages(text, lexicon.shared()):
         yield Span(start, end, "PERSON", 0.55, "name-rule:before-age")
+    for start, end in names.east_asian_names(text, lexicon.shared()):
+        yield Span(start, end, "PERSON", 0.55, "name-rule:east-asian")
 
 # --- resolution ---------------------------------------------------------------------------------------------------
 

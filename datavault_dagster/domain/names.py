@@ -561,3 +561,47 @@ def names_before_ages(text: str, lex) -> Iterator[tuple[int, int]]:  # noqa: ANN
         if word.lower() in stop or word.lower() in ORG_WORDS or lex.ordinary(word) or lex.plain(word):
             continue
         yield m.start("name"), m.end("name")
+
+
+# Korean and Chinese names in their own script: a family name from the short list every such name starts with,
+# then a given name (Korean: one the name lexicon knows; Chinese: one or two characters, the run standing alone)
+_KO_SURNAMES = set(
+    "김 이 박 최 정 강 조 윤 장 임 한 오 서 신 권 황 안 송 류 유 전 홍 고 문 양 "
+    "손 배 백 허 남 심 노 하 곽 성 차 주 우 구 민 진 지 엄 채 원 천 방 공 현 함 "
+    "변 염 여 추 도 소 석 선 설 마 길 연 위 표 명 기 반 왕 금 옥 육 인 맹 제 모 "
+    "탁 국 어 은 편 용 예 경 봉 사 부 가 복 태 목 형 피 두 감 음 빈 동 온 호 범 "
+    "좌 팽 승 간 상 갈".split()
+) | {"남궁", "황보", "제갈", "선우", "독고", "사공", "서문"}
+_KO_PARTICLES = re.compile(r"(?:께서|에게서|에게|한테|님|씨|은|는|이|가|을|를|의|와|과|도|이며|이고|입니다|이다|고객)$")
+_ZH_SURNAMES = set(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆"
+    "汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易"
+    "乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴"
+    "蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬"
+    "边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝"
+) | {"欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "司徒", "令狐"}
+_HANGUL_WORD = re.compile(r"[가-힣]{2,6}")
+_HAN_ALONE = re.compile(r"(?<![\u4e00-\u9fff])[\u4e00-\u9fff]{2,4}(?![\u4e00-\u9fff])")
+
+
+def east_asian_names(text: str, lex) -> Iterator[tuple[int, int]]:  # noqa: ANN001 - a lexicon.Lexicon
+    """'김민준님', '박 서연', '王伟' (standing alone: '联系人：王伟，电话 ...')."""
+    if re.search(r"[가-힣]", text):
+        for m in _HANGUL_WORD.finditer(text):
+            word = m.group(0)
+            while (stripped := _KO_PARTICLES.sub("", word)) != word and len(stripped) >= 2:
+                word = stripped  # "김민준님이" -> "김민준님" -> "김민준"
+            for family in (word[:2], word[:1]):
+                given = word[len(family):]
+                if family in _KO_SURNAMES and 1 <= len(given) <= 2 and lex.name_rank(given) is not None:
+                    yield m.start(), m.start() + len(word)
+                    break
+        for m in re.finditer(r"(?<![가-힣])([가-힣]{1,2})[ \t]([가-힣]{2})(?=님|씨|[^가-힣]|$)", text):
+            if m.group(1) in _KO_SURNAMES and lex.name_rank(m.group(2)) is not None:
+                yield m.start(), m.end()
+    if re.search(r"[\u4e00-\u9fff]", text):
+        for m in _HAN_ALONE.finditer(text):
+            run = m.group(0)
+            family = run[:2] if run[:2] in _ZH_SURNAMES else run[:1]
+            if family in _ZH_SURNAMES and 1 <= len(run) - len(family) <= 2:
+                yield m.start(), m.end()

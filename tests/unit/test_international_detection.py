@@ -97,6 +97,9 @@ def _covered(detector: Detector, text: str, value: str, entity: str) -> bool:
     ("Pacientka Eva Malá, bytem Palackého 718/2, 500 03 Hradec Králové", "Eva Malá", "PERSON"),
     ("Kontakt: Pod Vinicí 14, 140 00 Praha 4", "Pod Vinicí 14", "ADDRESS"),
     ("Pacient Jan Svoboda přišel včera.", "Jan Svoboda", "PERSON"),
+    ("어제 최지우에게 연락했고 내일 옵니다.", "최지우", "PERSON"),
+    ("Please ship to 李娜 at the Shanghai office.", "李娜", "PERSON"),
+    ("联系人：王伟，电话 138 0013 8000", "王伟", "PERSON"),
     # addresses in other scripts, and Brazilian lines joined by dashes
     ("住所は東京都新宿区西新宿2-8-1です。", "東京都新宿区西新宿2-8-1", "ADDRESS"),
     ("配送地址：广东省深圳市南山区科技园路18号3栋502室", "广东省深圳市南山区科技园路18号3栋502室", "ADDRESS"),
