@@ -545,6 +545,8 @@ def name_rule_spans(text: str, likeness: names.NameLikeness | None = None) -> It
         yield Span(start, end, "PERSON", 0.55, "name-rule:before-age")
     for start, end in names.east_asian_names(text, lexicon.shared()):
         yield Span(start, end, "PERSON", 0.55, "name-rule:east-asian")
+    for start, end in names.devanagari_names(text):
+        yield Span(start, end, "PERSON", 0.55, "name-rule:devanagari")
 
 # --- resolution ---------------------------------------------------------------------------------------------------
 

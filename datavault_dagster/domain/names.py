@@ -605,3 +605,35 @@ def east_asian_names(text: str, lex) -> Iterator[tuple[int, int]]:  # noqa: ANN0
             family = run[:2] if run[:2] in _ZH_SURNAMES else run[:1]
             if family in _ZH_SURNAMES and 1 <= len(run) - len(family) <= 2:
                 yield m.start(), m.end()
+
+
+# Indian names in Devanagari: one or two given names, then one of the common family names
+_HI_SURNAMES = set(
+    "शर्मा वर्मा गुप्ता सिंह कुमार कुमारी पटेल यादव जैन अग्रवाल मिश्रा मिश्र तिवारी पांडे पाण्डेय पांडेय चौहान ठाकुर राठौर जोशी "
+    "मेहता शाह रेड्डी नायर पिल्लई दास बोस चटर्जी मुखर्जी बनर्जी घोष सेन राव खान अली अहमद शेख सैयद चौधरी श्रीवास्तव सक्सेना "
+    "दुबे द्विवेदी त्रिपाठी शुक्ला शुक्ल उपाध्याय भट्ट भट देसाई कपूर खन्ना मल्होत्रा अरोड़ा अरोरा सेठी बत्रा गिल संधू ढिल्लों "
+    "बाजवा सहगल भाटिया चोपड़ा तनेजा बंसल गोयल मित्तल सिंघल गर्ग जिंदल नाथ प्रसाद राय रॉय सिन्हा ठाकरे पाटिल कुलकर्णी "
+    "देशमुख गायकवाड़ पवार शिंदे जाधव नायडू अय्यर अयंगर मेनन".split()
+)
+_DEVANAGARI_RUN = re.compile(r"[\u0900-\u097f]+(?:[ \t][\u0900-\u097f]+){1,2}")
+
+
+def devanagari_names(text: str) -> Iterator[tuple[int, int]]:
+    """'राजेश कुमार शर्मा': up to two Devanagari words before a common Indian family name."""
+    if not re.search(r"[\u0900-\u097f]", text):
+        return
+    for m in re.finditer(r"[\u0900-\u097f]+", text):
+        if m.group(0) not in _HI_SURNAMES:
+            continue
+        before = re.search(r"(?:[\u0900-\u097f]+[ \t]){1,2}$", text[max(0, m.start() - 40):m.start()])
+        if before:
+            words = before.group(0).split()
+            # stop at a word that is itself no name: a postposition or a common verb ends the run
+            keep = [w for w in words if w not in _HI_STOP]
+            if keep and keep == words[len(words) - len(keep):]:
+                yield m.start() - len(" ".join(keep)) - 1, m.end()
+                continue
+        yield m.start(), m.end()
+
+
+_HI_STOP = set("का की के को से में पर ने है हैं था थी और या तथा श्री श्रीमती सुश्री डॉ नाम मरीज़ मरीज रोगी ग्राहक".split())

@@ -100,6 +100,7 @@ def _covered(detector: Detector, text: str, value: str, entity: str) -> bool:
     ("어제 최지우에게 연락했고 내일 옵니다.", "최지우", "PERSON"),
     ("Please ship to 李娜 at the Shanghai office.", "李娜", "PERSON"),
     ("联系人：王伟，电话 138 0013 8000", "王伟", "PERSON"),
+    ("ग्राहक प्रिया गुप्ता का खाता बंद है।", "प्रिया गुप्ता", "PERSON"),
     # addresses in other scripts, and Brazilian lines joined by dashes
     ("住所は東京都新宿区西新宿2-8-1です。", "東京都新宿区西新宿2-8-1", "ADDRESS"),
     ("配送地址：广东省深圳市南山区科技园路18号3栋502室", "广东省深圳市南山区科技园路18号3栋502室", "ADDRESS"),
@@ -152,6 +153,7 @@ def test_international_formats_are_covered(detector: Detector, text: str, value:
     "See Type (2) and Section (3). Room, 12, was empty. Total, 45, paid.",
     "北京市2024年的报告显示，3月份增长了5%。我在市中心工作了3年。",
     "병원으로 3번 갔고 서울로 2번 갔다.",
+    "मैं कल बाजार गया और सब्जी खरीदी।",
 ])
 def test_ordinary_text_is_left_alone(detector: Detector, text: str) -> None:
     assert [e for _, e in _found(detector, text) if e != "DATE" or "2019" not in text] == []
