@@ -538,7 +538,8 @@ def script_names(text: str) -> Iterator[tuple[int, int]]:
             continue
         for pattern in labelled:
             for m in pattern.finditer(text):
-                yield m.start("name"), m.end("name")
+                if len(m.group("name").strip()) > 1:  # "환자는": a label and its particle, no name
+                    yield m.start("name"), m.end("name")
         if len(_LATIN.findall(text)) > 2 * len(char.findall(text)):
             for m in in_latin.finditer(text):
                 yield m.start(), m.end()

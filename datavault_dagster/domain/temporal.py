@@ -32,7 +32,14 @@ MONTHS = (
     "listopada grudnia "
     "tammikuuta helmikuuta maaliskuuta huhtikuuta toukokuuta kesäkuuta heinäkuuta elokuuta syyskuuta lokakuuta "
     "marraskuuta joulukuuta "
-    "janv févr fév avr juil sept oct déc ene dic gen mag giu lug ago set ott mrt okt mei dez des"
+    "janv févr fév avr juil sept oct déc ene dic gen mag giu lug ago set ott mrt okt mei dez des "
+    # Turkish, Czech (genitive), Hungarian, Romanian, Croatian, Hindi
+    "ocak şubat mart nisan mayıs haziran temmuz ağustos eylül ekim kasım aralık "
+    "ledna února března dubna května června července srpna září října listopadu prosince "
+    "január február március április május június július augusztus szeptember október "
+    "ianuarie februarie martie aprilie mai iunie iulie septembrie octombrie noiembrie decembrie "
+    "siječnja veljače ožujka travnja svibnja lipnja srpnja kolovoza rujna listopada studenoga prosinca "
+    "जनवरी फ़रवरी फरवरी मार्च अप्रैल मई जून जुलाई अगस्त सितंबर सितम्बर अक्टूबर अक्तूबर नवंबर नवम्बर दिसंबर दिसम्बर"
 ).split()
 _MONTH = r"(?:" + "|".join(sorted({re.escape(m) for m in MONTHS}, key=len, reverse=True)) + r")\.?"
 _DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th|er|e|º|\.)?"
@@ -186,7 +193,7 @@ _OLD_UNITS = (
     r"(?:y/o|y\.o\.|yo|yoa|yrs?[ \t\-]*old|years?[ \t\-]*old|months?[ \t\-]*old|weeks?[ \t\-]*old|"
     r"days?[ \t\-]*old|jährige[rn]?|jarige|vuotias|åring|åriga?|years?[ \t]+of[ \t]+age|jahre[ \t]+alt|"
     r"år[ \t]+gammel|år[ \t]+gammal|jaar[ \t]+oud|anni|ans|años|anos|lat|lata|jr|j\.|jährig|jarig|wk[ \t\-]*old|"
-    r"wks?[ \t\-]*old|mo[ \t\-]*old|세|살|歳|岁|tuổi|yaşında)"
+    r"wks?[ \t\-]*old|mo[ \t\-]*old|세|살|歳|岁|tuổi|yaşında|yaş|let|roků|éves|ani|godina|वर्ष|साल|वर्षीय)"
 )
 _YEAR_UNITS = r"(?:years?|yrs?|jahre|år|jaar|vuotta)"
 _NUMBER_WORDS = (
@@ -204,7 +211,8 @@ _NUMBER_WORDS = (
 ).split()
 _NW = r"(?:" + "|".join(sorted(set(_NUMBER_WORDS), key=len, reverse=True)) + r")+"  # "settantadue", "tjugofem"
 _AGE_WORDS = (rf"{_NW}(?:[\- ]{_NW})*(?:[ \t]+(?:and|&|y|e|et|und|en|og|och)[ \t]+{_NW}(?:[\- ]{_NW})*)?")
-_AGE_OLD = re.compile(rf"(?i)(?<![\w.,\-])(?P<age>\d{{1,3}})[ \t]*-?[ \t]*{_OLD_UNITS}(?![\w])")
+# a CJK unit may have a particle after it: "45세로", "45歳の"
+_AGE_OLD = re.compile(rf"(?i)(?<![\w.,\-])(?P<age>\d{{1,3}})[ \t]*-?[ \t]*{_OLD_UNITS}(?:(?<=[세살歳岁])|(?![\w]))")
 _AGE_SEX = re.compile(
     r"(?<![\w.,\-])(?P<age>\d{1,3})[ \t]?/?[ \t]?[MFmf](?![\w])"
     r"(?=[ \t]*[,;)(:.]|[ \t]+(?:with|w/|c/o|pt|presents|patient))"

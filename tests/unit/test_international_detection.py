@@ -101,6 +101,11 @@ def _covered(detector: Detector, text: str, value: str, entity: str) -> bool:
     ("Please ship to 李娜 at the Shanghai office.", "李娜", "PERSON"),
     ("联系人：王伟，电话 138 0013 8000", "王伟", "PERSON"),
     ("ग्राहक प्रिया गुप्ता का खाता बंद है।", "प्रिया गुप्ता", "PERSON"),
+    ("मरीज़ की उम्र 45 वर्ष है, 12 मार्च 2024 को भर्ती।", "12 मार्च 2024", "DATE"),
+    ("मरीज़ की उम्र 45 वर्ष है, 12 मार्च 2024 को भर्ती।", "45 वर्ष", "AGE"),
+    ("Hasta 12 Mart 2024 tarihinde başvurdu.", "12 Mart 2024", "DATE"),
+    ("Pacient (45 let) přijat 3. března 2024.", "3. března 2024", "DATE"),
+    ("환자는 2024년 3월 15일에 45세로 입원했다.", "45세", "AGE"),
     # addresses in other scripts, and Brazilian lines joined by dashes
     ("住所は東京都新宿区西新宿2-8-1です。", "東京都新宿区西新宿2-8-1", "ADDRESS"),
     ("配送地址：广东省深圳市南山区科技园路18号3栋502室", "广东省深圳市南山区科技园路18号3栋502室", "ADDRESS"),
