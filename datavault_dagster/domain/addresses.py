@@ -120,6 +120,23 @@ _STREET_SUFFIX = re.compile(
     rf"(?<=\w|\.)[ \t]*,?[ \t]*(?:(?:No|Nr|č)\.?[ \t]*:?[ \t]*)?(?!0){_HOUSE}(?:[ \t]+[A-Z](?![\w]))?"
     rf"(?:[ \t]+\d{{1,3}}(?![\w]))?(?![\w])",
 )
+# a building, estate or area by its name, next to an address: "Wendover House", "Sakura Heights 302", "St Brigid's
+# Nursing Home", "Shanti Niketan Society"; "Résidence Les Tilleuls", "Cité des Fleurs", "Colonia Roma Norte",
+# "Ward Da Kao", "District 1", "Tehsil Gyanpur"
+_BUILDING_AFTER = re.compile(
+    rf"(?<![\w\-])(?:{_NAME_WORD}[ \t]+(?:(?:{_PARTICLE})[ \t]+)?){{1,4}}"
+    r"(?:House|Court|Heights|Lodge|Cottage|Manor|Hall|Farm|Tower|Towers|Mansions|Apartments|Apts|Residency|"
+    r"Residences|Society|Complex|Plaza|Centre|Center|Estate|Gardens|Nursing[ \t]Home|Care[ \t]Home|Building|"
+    r"Chambers|Villas|Enclave|Vihar|Nagar|Colony|Layout|Condominium|Condo|Rectory|Barn|Mill)\b"
+    r"(?:[ \t]+[1-9]\d{0,3}[A-Z]?(?![\w.,]\d))?"
+)
+_BUILDING_BEFORE = re.compile(
+    rf"(?<![\w\-])(?:Résidence|Residence|Cité|Lieu-dit|Colonia|Col\.|Barrio|Quartier|Urbanización|Urb\.|Conjunto|"
+    rf"Condomínio|Edificio|Edifício|Edif\.|Torre|Ward|District|Sector|Tehsil|Taluk|Mandal|Dist\.|Khu|Phường|Quận|"
+    rf"Huyện|Moo|Tambon|Amphoe|Kelurahan|Kecamatan|Barangay|Brgy\.?)[ \t]+"
+    rf"(?:(?:{_PARTICLE}|les|des)[ \t]+)?(?:{_NAME_WORD}|\d{{1,3}})(?:[ \t]+(?:(?:{_PARTICLE}|les|des)[ \t]+)?"
+    rf"(?:{_NAME_WORD}|\d{{1,3}})){{0,3}}"
+)
 # a Turkish neighbourhood, which needs no number: "Cumhuriyet Mahallesi", "Atatürk Mah."
 _NEIGHBOURHOOD = re.compile(rf"(?<![\w\-])(?:{_NAME_WORD}[ \t]+){{1,3}}(?:Mahallesi|Mah\.|Mh\.)")
 # Czech and Slovak streets named by an adjective, numbered "popisné/orientační": "Husova 1234/5", "Vinohradská 12"
@@ -262,6 +279,10 @@ def streets(text: str) -> Iterator[Hit]:
             if name == "street-type-first" and not (m.group("num") or m.group("after")):
                 continue  # "place of birth", "via email": a street type without a house number is no address
             yield m.start(), _tail(text, m.end()), "ADDRESS", 0.85, f"address:{name}"
+    for pattern, name in ((_BUILDING_AFTER, "building"), (_BUILDING_BEFORE, "area")):
+        for m in pattern.finditer(text):
+            if _near_address(text, m):
+                yield m.start(), _tail(text, m.end()), "ADDRESS", 0.7, f"address:{name}"
     for m in _NEIGHBOURHOOD.finditer(text):
         yield m.start(), _tail(text, m.end()), "ADDRESS", 0.75, "address:neighbourhood"
     for m in _ADJECTIVE_STREET.finditer(text):

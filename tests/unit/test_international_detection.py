@@ -106,6 +106,9 @@ def _covered(detector: Detector, text: str, value: str, entity: str) -> bool:
     ("Hasta 12 Mart 2024 tarihinde başvurdu.", "12 Mart 2024", "DATE"),
     ("Pacient (45 let) přijat 3. března 2024.", "3. března 2024", "DATE"),
     ("환자는 2024년 3월 15일에 45세로 입원했다.", "45세", "AGE"),
+    ("Mme Roux, Cité des Lilas, Bât. 2, Apt 14, 59000 Lille.", "Cité des Lilas, Bât. 2, Apt 14", "ADDRESS"),
+    ("seen at Holly Bank Nursing Home, Mill Road, Tralee, Co. Kerry V92 X3Y4", "Holly Bank Nursing Home, Mill Road",
+     "ADDRESS"),
     # addresses in other scripts, and Brazilian lines joined by dashes
     ("住所は東京都新宿区西新宿2-8-1です。", "東京都新宿区西新宿2-8-1", "ADDRESS"),
     ("配送地址：广东省深圳市南山区科技园路18号3栋502室", "广东省深圳市南山区科技园路18号3栋502室", "ADDRESS"),
@@ -158,6 +161,7 @@ def test_international_formats_are_covered(detector: Detector, text: str, value:
     "See Type (2) and Section (3). Room, 12, was empty. Total, 45, paid.",
     "北京市2024年的报告显示，3月份增长了5%。我在市中心工作了3年。",
     "병원으로 3번 갔고 서울로 2번 갔다.",
+    "The Court House is old. Wendover House was sold in 2019. District 9 is a film.",
     "मैं कल बाजार गया और सब्जी खरीदी।",
 ])
 def test_ordinary_text_is_left_alone(detector: Detector, text: str) -> None:
