@@ -133,7 +133,8 @@ _BUILDING_AFTER = re.compile(
 _BUILDING_BEFORE = re.compile(
     rf"(?<![\w\-])(?:Résidence|Residence|Cité|Lieu-dit|Colonia|Col\.|Barrio|Quartier|Urbanización|Urb\.|Conjunto|"
     rf"Condomínio|Edificio|Edifício|Edif\.|Torre|Ward|District|Sector|Tehsil|Taluk|Mandal|Dist\.|Khu|Phường|Quận|"
-    rf"Huyện|Moo|Tambon|Amphoe|Kelurahan|Kecamatan|Barangay|Brgy\.?)[ \t]+"
+    rf"Huyện|Moo|Tambon|Amphoe|Kelurahan|Kecamatan|Barangay|Brgy\.?|Bairro|Jardim|Vila|Parque|Setor|Núcleo|"
+    rf"Residencial|Chácara|Sítio|Fazenda|Loteamento)[ \t]+"
     rf"(?:(?:{_PARTICLE}|les|des)[ \t]+)?(?:{_NAME_WORD}|\d{{1,3}})(?:[ \t]+(?:(?:{_PARTICLE}|les|des)[ \t]+)?"
     rf"(?:{_NAME_WORD}|\d{{1,3}})){{0,3}}"
 )
@@ -194,8 +195,8 @@ _PLACE_WORD = rf"(?:{_UP}[^\W\d_]{{1,2}}\.|{_UP}[^\W\d_]+(?:['’\-][^\W\d_]+)*(
 _CITY = (rf"(?:{_PLACE_WORD})"
          rf"(?:[ \t\-]+(?:(?:{_PARTICLE}|sur|am|an|der|im|upon|on|en)[ \t\-]+)?(?:{_PLACE_WORD})){{0,3}}")
 _CODE_CITY = re.compile(
-    rf"(?<![\w\-/.,$€£])(?P<zip>[1-9]\d{{3}}[ ]?[A-Z]{{2}}(?=[ \t]+[A-Z][a-z])|\d{{4,6}}|\d{{3}}\s\d{{2}}|"
-    rf"\d{{2}}\s\d{{3}}|"
+    rf"(?<![\w\-/.,$€£])(?P<zip>[1-9]\d{{3}}[ ]?[A-Z]{{2}}(?=[ \t]+[A-Z][a-z])|\d{{5}}-\d{{3}}|\d{{4,6}}|"
+    rf"\d{{3}}\s\d{{2}}|\d{{2}}\s\d{{3}}|"
     rf"(?:{POSTCODES['prefixed']})|(?:{POSTCODES['pl']})|(?:{POSTCODES['pt']})|(?:{POSTCODES['se']}))"
     rf"(?:[ \t]+|[ \t]*[;|][ \t]*)(?P<city>{_CITY})"
 )
@@ -242,7 +243,12 @@ def _place_run(text: str, at: int) -> int | None:
     words = list(re.finditer(r"\S+", m.group(0)))
     while words and words[-1].group(0).lower().strip(".") in _STOP_PLACE:
         words.pop()
-    return at + words[-1].end() if words else None
+    if not words:
+        return None
+    end = at + words[-1].end()
+    # its province or state: "Milano (MI)", "Montréal (QC)", "Curitiba/PR", "São Paulo / SP"
+    region = re.match(r"[ \t]*(?:\([A-Z]{2,3}\)|/[ \t]?[A-Z]{2}(?![\w]))", text[end:])
+    return end + region.end() if region else end
 
 
 _IN_CITY = re.compile(r",?[ \t]+(?:in|en|à|a|i|im|in der)[ \t]+(?=[A-ZÀ-Þ])")

@@ -109,6 +109,9 @@ def _covered(detector: Detector, text: str, value: str, entity: str) -> bool:
     ("Mme Roux, Cité des Lilas, Bât. 2, Apt 14, 59000 Lille.", "Cité des Lilas, Bât. 2, Apt 14", "ADDRESS"),
     ("seen at Holly Bank Nursing Home, Mill Road, Tralee, Co. Kerry V92 X3Y4", "Holly Bank Nursing Home, Mill Road",
      "ADDRESS"),
+    ("Indirizzo: Via Po 8, 10123 Torino (TO), Italia", "Torino (TO)", "ADDRESS"),
+    ("Rua das Palmeiras, 90\nJardim Europa\n04567-120 Campinas / SP", "Jardim Europa", "ADDRESS"),
+    ("Rua das Palmeiras, 90\nJardim Europa\n04567-120 Campinas / SP", "Campinas / SP", "ADDRESS"),
     # addresses in other scripts, and Brazilian lines joined by dashes
     ("住所は東京都新宿区西新宿2-8-1です。", "東京都新宿区西新宿2-8-1", "ADDRESS"),
     ("配送地址：广东省深圳市南山区科技园路18号3栋502室", "广东省深圳市南山区科技园路18号3栋502室", "ADDRESS"),
