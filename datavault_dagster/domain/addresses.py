@@ -174,7 +174,8 @@ POSTCODES = {
     # shapes distinctive enough to stand on their own
     "uk": r"(?:GIR\s?0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]?\s?\d[ABD-HJLNP-UW-Z]{2})",
     "ca": r"[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z][ -]?\d[ABCEGHJ-NPRSTV-Z]\d",
-    "ie": r"(?:[AC-FHKNPRTV-Y]\d{2}|D6W)\s?[0-9AC-FHKNPRTV-Y]{4}",
+    # an Eircode's last four hold a letter ("A65 F4E2"; "A123456" is a Hong Kong identity card number)
+    "ie": r"(?:[AC-FHKNPRTV-Y]\d{2}|D6W)\s?(?=\d{0,3}[AC-FHKNPRTV-Y])[0-9AC-FHKNPRTV-Y]{4}",
     "nl": r"[1-9]\d{3}\s?(?!SA|SD|SS)[A-Z]{2}",
     "us4": r"\d{5}-\d{4}",
     "pl": r"\d{2}-\d{3}",
@@ -348,6 +349,8 @@ def postcodes(text: str) -> Iterator[Hit]:
         yield m.start("city"), end, "ADDRESS", 0.75, "address:city"
     for m in _CITY_CODE.finditer(text):
         city = m.group("city")
+        if m.start("city") and text[m.start("city") - 1] in "-/":
+            continue  # "B-AV 4417": the end of a number plate or code, not a city and its postcode
         pin = len(m.group("zip")) == 6 and "-" in text[m.end("city"):m.start("zip")]  # "Bengaluru - 560003"
         if city.split()[0].lower().strip(".") in _STOP_PLACE or _is_unit_or_month(city) \
                 or (not m.group("region") and not pin and not _near_address(text, m)

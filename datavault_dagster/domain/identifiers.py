@@ -177,6 +177,14 @@ def _national(text: str) -> Iterator[Hit]:
                 yield r.start, r.end, "ID", min(0.85, r.score), f"presidio:{type(recognizer).__name__}"
 
 
+# a Hong Kong identity card number with its check digit: "A123456(3)", "AB987654(A)"
+_HKID = re.compile(r"(?<![\w])[A-Z]{1,2}\d{6}[ \t]?\([0-9A]\)")
+
+
+# a German, Austrian or Swiss-style number plate: district, hyphen, letters, number ("B-AV 4417", "HH-XY 99E")
+_DE_PLATE = re.compile(r"(?<![\w\-])[A-ZÄÖÜ]{1,3}-[A-Z]{1,2}[ \t]?\d{1,4}[EH]?(?![\w\-])")
+
+
 def spans(text: str) -> Iterator[Hit]:
     """Identifier hits in `text`."""
     if not text:
@@ -185,6 +193,10 @@ def spans(text: str) -> Iterator[Hit]:
     if not any(c.isdigit() for c in text):
         return
     yield from _after_cue(text)
+    for m in _HKID.finditer(text):
+        yield m.start(), m.end(), "ID", 0.85, "id:hkid"
+    for m in _DE_PLATE.finditer(text):
+        yield m.start(), m.end(), "ID", 0.75, "id:plate"
     yield from _mixed(text)
     yield from _slashed(text)
     yield from _national(text)

@@ -112,6 +112,8 @@ def _covered(detector: Detector, text: str, value: str, entity: str) -> bool:
     ("Indirizzo: Via Po 8, 10123 Torino (TO), Italia", "Torino (TO)", "ADDRESS"),
     ("Rua das Palmeiras, 90\nJardim Europa\n04567-120 Campinas / SP", "Jardim Europa", "ADDRESS"),
     ("Rua das Palmeiras, 90\nJardim Europa\n04567-120 Campinas / SP", "Campinas / SP", "ADDRESS"),
+    ("Amtl. Kennzeichen: M-KL 2291\nSchadentag: 14.05.2024", "M-KL 2291", "ID"),
+    ("someone used my HKID Z683365(5) to open an account", "Z683365(5)", "ID"),
     # addresses in other scripts, and Brazilian lines joined by dashes
     ("住所は東京都新宿区西新宿2-8-1です。", "東京都新宿区西新宿2-8-1", "ADDRESS"),
     ("配送地址：广东省深圳市南山区科技园路18号3栋502室", "广东省深圳市南山区科技园路18号3栋502室", "ADDRESS"),
