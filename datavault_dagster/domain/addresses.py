@@ -278,6 +278,18 @@ def _tail(text: str, end: int) -> int:
         end = run
 
 
+# a street written in lower case, as in a chat: "44 birch lane", "flat 2 / 17 queen st", "7 drumossie ave"
+_LOWER_STREET = re.compile(
+    r"(?<![\w.,/\-])[1-9]\d{0,4}[a-z]?[ \t]+(?P<words>(?:[a-zà-ÿ][a-zà-ÿ'’\-]+[ \t]+){1,3})"
+    r"(?:street|st|road|rd|avenue|ave|lane|ln|drive|boulevard|blvd|crescent|cres|terrace|tce|grove|close|court|"
+    r"parade|highway|hwy|place|way)\b\.?"
+)
+_NOT_STREET_WORDS = frozenset(
+    "the a an of to in on at for by down up along across over from with and or my his her our their this that "
+    "these those blocks block miles mile km minutes hours times steps doors houses cars people days weeks".split()
+)
+
+
 def streets(text: str) -> Iterator[Hit]:
     """Street lines (with the places after them on the line), units, c/o lines, PO boxes, military addresses."""
     for pattern, name in ((_STREET_AFTER, "street"), (_STREET_BEFORE, "street-type-first"),
@@ -290,6 +302,9 @@ def streets(text: str) -> Iterator[Hit]:
         for m in pattern.finditer(text):
             if _near_address(text, m):
                 yield m.start(), _tail(text, m.end()), "ADDRESS", 0.7, f"address:{name}"
+    for m in _LOWER_STREET.finditer(text):
+        if not set(m.group("words").split()) & _NOT_STREET_WORDS:
+            yield m.start(), m.end(), "ADDRESS", 0.6, "address:street-lower"
     for m in _NEIGHBOURHOOD.finditer(text):
         yield m.start(), _tail(text, m.end()), "ADDRESS", 0.75, "address:neighbourhood"
     for m in _ADJECTIVE_STREET.finditer(text):

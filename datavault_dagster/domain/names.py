@@ -89,6 +89,8 @@ _NOT_NAME = {
     "disease", "syndrome", "disorder", "palsy", "cancer", "diabetes", "hypertension", "monthly", "annual",
     "north", "south", "east", "west", "lake", "port", "mount", "fort", "new", "san", "santa", "los", "las",
     "airlines", "air", "lines", "hotels", "hotel", "grill", "foods", "edison", "depot", "buy", "wireless",
+    # pronouns with their verb, which a greeting cue may be followed by: "Hello, I'm Rosalind"
+    "i'm", "i’m", "im", "i've", "i'll", "i'd", "it's", "it’s", "we're", "you're", "he's", "she's", "they're",
 } | _MONTHS | _WEEKDAYS | {t.lower() for t in TITLE_WORDS}
 
 

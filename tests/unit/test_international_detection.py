@@ -114,6 +114,8 @@ def _covered(detector: Detector, text: str, value: str, entity: str) -> bool:
     ("Rua das Palmeiras, 90\nJardim Europa\n04567-120 Campinas / SP", "Campinas / SP", "ADDRESS"),
     ("Amtl. Kennzeichen: M-KL 2291\nSchadentag: 14.05.2024", "M-KL 2291", "ID"),
     ("someone used my HKID Z683365(5) to open an account", "Z683365(5)", "ID"),
+    ("we were at 44 birch lane yesterday", "44 birch lane", "ADDRESS"),
+    ("my address is flat 2 / 17 queen st, dunedin", "17 queen st", "ADDRESS"),
     # addresses in other scripts, and Brazilian lines joined by dashes
     ("住所は東京都新宿区西新宿2-8-1です。", "東京都新宿区西新宿2-8-1", "ADDRESS"),
     ("配送地址：广东省深圳市南山区科技园路18号3栋502室", "广东省深圳市南山区科技园路18号3栋502室", "ADDRESS"),
@@ -166,6 +168,7 @@ def test_international_formats_are_covered(detector: Detector, text: str, value:
     "See Type (2) and Section (3). Room, 12, was empty. Total, 45, paid.",
     "北京市2024年的报告显示，3月份增长了5%。我在市中心工作了3年。",
     "병원으로 3번 갔고 서울로 2번 갔다.",
+    "we walked 3 blocks down the road and took 2 tablets at the place. 5 more minutes on the way",
     "The Court House is old. Wendover House was sold in 2019. District 9 is a film.",
     "मैं कल बाजार गया और सब्जी खरीदी।",
 ])
@@ -177,6 +180,11 @@ def test_a_sentence_with_a_number_and_one_place_word_is_no_address(detector: Det
     # (NER may take a Russian word for a name here; no address or postal code may come of it)
     text = "Он пришёл в 5 часов с братом и сказал, что дом стоит 3 года, г. Тверь далеко."
     assert [e for _, e in _found(detector, text) if e in ("ADDRESS", "ZIP")] == []
+
+
+def test_a_greeting_takes_the_name_not_the_pronoun(detector: Detector) -> None:
+    found = _found(detector, "Hello, I'm Rosalind from the billing team.")
+    assert ("Rosalind", "PERSON") in found and not any("I'm" in v for v, _ in found)
 
 
 def test_months_before_numbers_stay_dates_not_names(detector: Detector) -> None:
