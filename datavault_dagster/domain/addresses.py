@@ -282,7 +282,7 @@ def _tail(text: str, end: int) -> int:
 _LOWER_STREET = re.compile(
     r"(?<![\w.,/\-])[1-9]\d{0,4}[a-z]?[ \t]+(?P<words>(?:[a-zà-ÿ][a-zà-ÿ'’\-]+[ \t]+){1,3})"
     r"(?:street|st|road|rd|avenue|ave|lane|ln|drive|boulevard|blvd|crescent|cres|terrace|tce|grove|close|court|"
-    r"parade|highway|hwy|place|way)\b\.?"
+    r"parade|highway|hwy|place|way)\b"  # no full stop: in lower-case text it ends the sentence ("... birch lane.")
 )
 _NOT_STREET_WORDS = frozenset(
     "the a an of to in on at for by down up along across over from with and or my his her our their this that "
