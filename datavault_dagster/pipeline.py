@@ -215,7 +215,6 @@ def seal_partition(
         dead_letter(entry, exc)
     # everyone in the batch, so that a note naming another patient or customer pseudonymizes them too
     others = anonymizer.other_people(record for _, record in parsed)
-    anonymizer.prime(record for _, record in parsed)
 
     def anonymize_one(record: RawRecord) -> tuple[AnonymizedRecord, dict[str, str]] | InvalidRecord:
         try:
@@ -228,7 +227,8 @@ def seal_partition(
             return _internal(record.record_id, exc)
 
     qis: list[dict[str, str]] = []
-    results = fork_map(anonymize_one, [record for _, record in parsed], workers)
+    with anonymizer.primed(record for _, record in parsed):
+        results = fork_map(anonymize_one, [record for _, record in parsed], workers)
     for (entry, _), result in zip(parsed, results, strict=True):
         if isinstance(result, InvalidRecord):
             dead_letter(entry, result)

@@ -18,7 +18,8 @@ import hmac
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -226,15 +227,18 @@ class Anonymizer:
                     values[f"{parts[-1]}, {parts[0]}"] = token
         return OtherPeople(values)
 
-    def prime(self, records: Iterable[RawRecord]) -> None:
-        """Read the person names of a batch's free text ahead, in one NER batch (faster than one record at a time)."""
+    @contextmanager
+    def primed(self, records: Iterable[RawRecord]) -> Iterator[None]:
+        """Read the person names of a batch's free text ahead, in one NER batch (faster than one record at a time);
+        what was read ahead is dropped when the block ends (`Detector.primed`)."""
         texts: list[str] = []
         for record in records:
             try:
                 texts.extend(t for t in self.free_texts(record) if isinstance(t, str))
             except (KeyError, TypeError):  # its own anonymization dead-letters it
                 continue
-        self.detector.prime(texts)
+        with self.detector.primed(texts):
+            yield
 
     @staticmethod
     def free_texts(record: RawRecord) -> list[str]:

@@ -16,6 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -827,15 +828,19 @@ class Detector:
             spans.extend(self.custom.spans(text))
         return spans
 
-    def prime(self, texts: Iterable[str]) -> None:
-        """Run person NER over many texts (a partition's notes) in one batch; later `detect` calls on the same texts
-        reuse it. Replaces what an earlier `prime` read ahead, so memory stays one batch's worth."""
+    @contextmanager
+    def primed(self, texts: Iterable[str]) -> Iterator[None]:
+        """Run person NER over many texts (a partition's notes) in one batch; `detect` calls on the same texts inside
+        the block reuse it. On leaving the block the texts read ahead are dropped, so no plaintext outlives its batch.
+        One batch at a time per detector: batches sealed concurrently in threads would share it."""
         self.load()
-        if not self.ner:
-            return
-        todo = list(dict.fromkeys(_SURROGATE.sub("\ufffd", t) for t in texts if t))
-        self._primed = {}
-        self._primed = dict(zip(todo, self._people(todo), strict=True))
+        if self.ner:
+            todo = list(dict.fromkeys(_SURROGATE.sub("\ufffd", t) for t in texts if t))
+            self._primed = dict(zip(todo, self._people(todo), strict=True))
+        try:
+            yield
+        finally:
+            self._primed = {}
 
     def _people(self, texts: Sequence[str]) -> list[list[Span]]:
         primed = self._primed

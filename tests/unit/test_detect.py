@@ -340,6 +340,18 @@ def test_detect_many_matches_detect(detector: Detector) -> None:
     assert detector.detect_many(texts) == [detector.detect(t) for t in texts]
 
 
+def test_texts_read_ahead_give_the_same_spans_and_are_dropped_after_the_batch(detector: Detector) -> None:
+    texts = ["Dr. Alan Grant saw Maria Lopez.", "Call 555-123-4567, KRISHNA SAHA.", "No PII here."]
+    alone = [detector.detect(t) for t in texts]
+    with detector.primed(texts):
+        assert set(detector._primed) == set(texts)  # noqa: SLF001 - what the batch holds in memory
+        assert [detector.detect(t) for t in texts] == alone
+    assert detector._primed == {}  # noqa: SLF001 - no plaintext outlives its batch
+    with pytest.raises(RuntimeError), detector.primed(texts):
+        raise RuntimeError("a failing batch")
+    assert detector._primed == {}  # noqa: SLF001
+
+
 def test_coded_fields_skip_ner(anonymizer: Anonymizer) -> None:
     """Drug names alone look like names to NER; record anonymization keeps them (no NER on coded values)."""
     assert anonymizer.anonymize_texts(["amoxicillin", "apixaban"], ner=False) == ["amoxicillin", "apixaban"]
