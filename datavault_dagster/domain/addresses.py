@@ -49,7 +49,7 @@ TYPES_AFTER = (
 ).split()
 # street types written before the name ("rue de la Paix", "Via Roma", "Calle Mayor", "ul. Marszałkowska")
 TYPES_BEFORE = (
-    "rue avenue av boulevard bd bld chemin ch allée allee impasse place pl quai route rte cours faubourg fg voie "
+    "rue avenue av boulevard boul bd bld chemin ch allée allee impasse place pl quai route rte cours faubourg fg voie "
     "square passage via viale piazza piazzale p.zza corso largo vicolo strada contrada borgo calle c/ avenida "
     "avda plaza pza paseo carrer camino ronda travesía travesia glorieta rambla rua travessa praça praca alameda "
     "estrada ul ulica al aleja plac os osiedle str strada bd-ul bulevardul calea jalan jln lorong rehov rechov "
@@ -70,7 +70,8 @@ SUFFIXES = (
     "vegen stranda moen myra jordet hagen plassen ringen alléen gränd stigen backen torget vägen "
     "rinne mäki piha ranta tori polku kaari "
     "plads vænget toften bakke høj have "
-    "dreef hof straatje kade wal markt"
+    "dreef hof straatje kade wal markt "
+    "tänav maantee puiestee"
 ).split()
 
 _T_AFTER = "|".join(sorted({re.escape(t) for t in TYPES_AFTER}, key=len, reverse=True))
@@ -85,17 +86,21 @@ _UNIT_WORDS = (r"(?:Flat|Apt|Apartment|Appt|App|Apto|Depto|Dpto|Bloco|Bloque|Bâ
                r"Unit|Suite|Ste|Room|Rm|Floor|Fl|Level|Lvl|Bldg|Building|Block|Blk|"
                r"Wohnung|Whg|WE|Étage|Etage|étage|Bus|Boîte|Bte|Piso|Planta|Puerta|Pta|Escalera|Esc|Scala|Interno|"
                r"Int|Lgh|Leil|Huoneisto|Stg|Top|Tür|Door|Lot|Shop|Office|Villa|House|Plot|Door No|H\.?No|Studio|Kat|"
-               r"Byt)")
+               r"Byt|D\.[ \t]?No|Bureau|Casa|Fração|Fracção|Bl|Sc|Ap|Gali|Blok|Sektor)")
 _UNIT = re.compile(
     rf"(?<![\w-])(?i:{_UNIT_WORDS})\.?[ \t]?(?::[ \t]?)?(?:No\.?[ \t]?|#[ \t]?|Nr\.?[ \t]?|n[º°o]\.?[ \t]?)?"
-    r"(?=[\w\-/]*\d|[A-Z](?![\w]))[A-Za-z0-9][\w\-/]{0,7}(?![\w])"
+    r"(?=[\w\-/]*\d|[A-Z](?![\w]))[A-Za-z0-9][\w\-/]{0,9}(?![\w])"
     # "3º B", "2. OG", "3rd floor" are units too
     r"|(?<![\w-])\d{1,2}(?:º|ª|\.º|\.ª|\.|st|nd|rd|th|er|e|ème|o|a)?[ \t]?(?:(?i:OG|EG|DG|floor|étage|etage|piso|plan|"
     r"vån|etg|krs|kat|em|emelet|piętro|pietro|piano|andar|stock|verdieping|etasje|kerros|sal))(?![\w])"
+    r"(?:[ \t]+(?:links|rechts|li\.|re\.|Mitte|gauche|droite|esq\.?|dto\.?))?"  # "3. OG links"
     r"|(?<![\w-])\d{1,2}\.?[ºª°]\s?(?:Esq|Dto|Dta|Izq|Izda|Dcha|Dch|Drt|Centro|[A-Z0-9])\.?(?![\w])"
     # Danish floors and sides ("3. tv.", "2. th"), Hong Kong and Taiwan floors ("18/F", "12F."), "#08-1135", "III"
     r"|(?<![\w-])\d{1,2}\.[ \t]?(?:tv|th|mf|sal)\b\.?|(?<![\w-])\d{1,2}/F\b|(?<![\w-])\d{1,2}F\.(?!\w)"
-    r"|(?<![\w-])#\d{1,3}-\d{1,5}(?![\w])",
+    r"|(?<![\w-])#\d{1,3}-\d{1,5}(?![\w])"
+    # a Hungarian floor and door ("II/5."), a Norwegian flat number ("H0302"), a house number ("n.º 245", "no. 214")
+    r"|(?<![\w-])[IVX]{1,4}/\d{1,3}\.?(?![\w])|(?<![\w-])H\d{4}(?![\w])"
+    r"|(?<![\w-])n\.?[ \t]?[º°]\.?[ \t]?\d{1,5}(?![\w])",
 )
 
 _NUMBER_WORD = (r"(?:[Oo]ne|[Tt]wo|[Tt]hree|[Ff]our|[Ff]ive|[Ss]ix|[Ss]even|[Ee]ight|[Nn]ine|[Tt]en|[Ee]leven|"
@@ -106,6 +111,8 @@ _STREET_AFTER = re.compile(
     # [house number] [direction] Name words  Type [direction]    "221B Baker Street", "12, MG Road", "Two Elm Grove"
     rf"(?<![\w\-.])(?:{_HOUSE}|{_NUMBER_WORD}),?\s+(?:(?:{_PARTICLE})\s+)?(?:{_NAME_WORD}\s+(?:(?:{_PARTICLE})\s+)?){{1,5}}"
     rf"(?:(?:{_T_AFTER})\b\.?|(?:{_T_AFTER_CAPS})\b)(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b\.?)?"
+    # a number after the type: "Ang Mo Kio Ave 10", "2217 Rural Route 4", "Waitetuna Valley Road, RD 1"
+    r"(?:[ \t]+[1-9]\d{0,2}(?![\w\-/:]|[.,]\d))?"
 )
 _STREET_BEFORE = re.compile(
     # [house number,] Type particles Name words [, n°] [house number]    "12 rue de la Paix", "Via Roma 12"
@@ -114,6 +121,8 @@ _STREET_BEFORE = re.compile(
     rf"(?P<after>,?\s*(?:n[º°o]\.?\s?|nr\.?\s?|no\.?\s?)?\d{{1,4}}(?:\s?[A-Za-z](?![\w]))?(?:\s?[-/]\s?\d{{1,5}}[A-Za-z]?)?"
     r"(?![\w]))?"
 )
+# Estonian abbreviated types, in lower case only ("TN40" is a British postcode): "Narva mnt 7-12", "Pärnu mnt 10"
+_STREET_ESTONIAN = re.compile(rf"(?<![\w\-])(?:{_NAME_WORD}[ \t]+){{1,3}}(?:mnt|tn|pst)\.?[ \t]+(?!0){_HOUSE}(?![\w])")
 _STREET_SUFFIX = re.compile(
     # Name words ending in a Germanic/Nordic type, then the house number: "Karl Johans gate 22", "Hauptstr. 5"
     rf"(?<![\w\-])(?:{_NAME_WORD}[ \t]+){{0,3}}(?:{_UP}[\w'’\-]*?(?:{_SUFFIX})|(?:{_NAME_WORD}[ \t]+)(?i:{_SUFFIX}))"
@@ -132,7 +141,8 @@ _BUILDING_AFTER = re.compile(
 )
 _BUILDING_BEFORE = re.compile(
     rf"(?<![\w\-])(?:Résidence|Residence|Cité|Lieu-dit|Colonia|Col\.|Barrio|Quartier|Urbanización|Urb\.|Conjunto|"
-    rf"Condomínio|Edificio|Edifício|Edif\.|Torre|Ward|District|Sector|Tehsil|Taluk|Mandal|Dist\.|Khu|Phường|Quận|"
+    rf"Condomínio|Edificio|Edifício|Edif\.|Torre|Ward|District|Sector|Tehsil|Taluk|Mandal|Dist\.|Khu|Village|"
+    rf"Vill\.|Post[ \t]Office|Gram|Phường|Quận|"
     rf"Huyện|Moo|Tambon|Amphoe|Kelurahan|Kecamatan|Barangay|Brgy\.?|Bairro|Jardim|Vila|Parque|Setor|Núcleo|"
     rf"Residencial|Chácara|Sítio|Fazenda|Loteamento)[ \t]+"
     rf"(?:(?:{_PARTICLE}|les|des)[ \t]+)?(?:{_NAME_WORD}|\d{{1,3}})(?:[ \t]+(?:(?:{_PARTICLE}|les|des)[ \t]+)?"
@@ -149,7 +159,9 @@ _PO_BOX = re.compile(
     r"(?<![\w-])(?i:P\.?\s?O\.?\s?Box|Post\s?Office\s?Box|GPO\s?Box|PO\s?Box|Locked\s?Bag|Private\s?Bag|PMB|"
     r"Postfach|Postboks|Postbox|Post\s?box|Box|B\.?P\.?|Boîte\s?Postale|Bo[iî]te\s?postale|Apartado(?:\s?de\s?correos)?|"
     r"Apdo\.?|Casella\s?Postale|C\.?P\.?|Caixa\s?Postal|Skrytka\s?pocztowa|Postilokero|PL)"
-    r"\.?\s?(?:No\.?\s?|#\s?)?\d{1,6}(?![\w])"
+    r"\.?\s?(?:No\.?\s?|#\s?)?(?:\d{2}(?:[ ]\d{2}){1,3}|\d{1,6})(?![\w])"  # "Postfach 10 12 44"
+    # German parcel lockers and their customer number: "Packstation 118", "Postnummer 448120937"
+    r"|(?<![\w-])(?:Packstation|Postfiliale)[ \t]?\d{1,4}(?![\w])|(?<![\w-])Postnummer:?[ \t]?\d{6,10}(?![\w])"
 )
 _MILITARY = re.compile(
     r"(?<![\w-])(?:(?:PSC|CMR|Unit|UMR)\s?\d{3,5},?\s+Box\s?\d{1,5}|(?:APO|DPO|FPO)\s+(?:AA|AE|AP)"
@@ -168,22 +180,39 @@ _STREET_PREP = re.compile(
     r"[1-9]\d{0,2}[a-z]?(?![\w.,]\d|\w)"
 )
 
+# a street named without a house number, after a preposition: "the flat on Cowley Rd", "lives off Mill Lane"
+_STREET_NAMED = re.compile(
+    rf"(?<![\w])(?:on|at|off|in|along|from)[ \t]+(?P<street>(?:{_NAME_WORD}[ \t]+){{1,3}}"
+    r"(?:Road|Rd|Street|Avenue|Ave|Lane|Ln|Boulevard|Blvd|Crescent|Cres|Close|Terrace|Grove|Drive|Parkway|Highway|"
+    r"Hwy)\b\.?)"
+)
+# Colombian addresses: "Cra. 7 #45-12", "Calle 93 No. 11A-28"
+_STREET_CO = re.compile(
+    r"(?<![\w\-])(?i:Calle|Cl|Cll|Carrera|Cra|Kr|Ak|Ac|Avenida|Av|Diagonal|Dg|Transversal|Tv)\.?[ \t]+\d{1,3}[A-Z]?"
+    r"(?:[ \t]?(?:Bis|Sur|Este))?[ \t]*(?:#|No\.?|N[º°])[ \t]*\d{1,3}[A-Z]?[ \t]?-[ \t]?\d{1,3}(?![\w])"
+)
+# Japanese addresses in Latin letters: "4-12-8 Minami-Aoyama", "Minato-ku, Tokyo"
+_JAPANESE_ROMAN = re.compile(
+    r"(?<![\w\-])\d{1,2}-\d{1,3}-\d{1,3}[ \t]+[A-Z][a-z]+(?:-[A-Z]?[a-z]+)?(?![\w])"
+    r"|(?<![\w\-])[A-Z][a-z]+-(?:ku|shi|cho|chō|machi|mura|gun|ken)(?![\w])"
+)
+
 # --- postal codes ---------------------------------------------------------------------------------------------
 
 POSTCODES = {
     # shapes distinctive enough to stand on their own
-    "uk": r"(?:GIR\s?0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]?\s?\d[ABD-HJLNP-UW-Z]{2})",
+    "uk": r"(?:GIR[ \t]?0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]?[ \t]?\d[ABD-HJLNP-UW-Z]{2})",
     "ca": r"[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z][ -]?\d[ABCEGHJ-NPRSTV-Z]\d",
     # an Eircode's last four hold a letter ("A65 F4E2"; "A123456" is a Hong Kong identity card number)
-    "ie": r"(?:[AC-FHKNPRTV-Y]\d{2}|D6W)\s?(?=\d{0,3}[AC-FHKNPRTV-Y])[0-9AC-FHKNPRTV-Y]{4}",
-    "nl": r"[1-9]\d{3}\s?(?!SA|SD|SS)[A-Z]{2}",
+    "ie": r"(?:[AC-FHKNPRTV-Y]\d{2}|D6W)[ \t]?(?=\d{0,3}[AC-FHKNPRTV-Y])[0-9AC-FHKNPRTV-Y]{4}",
+    "nl": r"[1-9]\d{3}[ \t]?(?!SA|SD|SS)[A-Z]{2}",
     "us4": r"\d{5}-\d{4}",
     "pl": r"\d{2}-\d{3}",
     "pt": r"\d{4}-\d{3}",
     "br": r"\d{5}-\d{3}",
-    "jp": r"〒\s?\d{3}-?\d{4}|\d{3}-\d{4}",
-    "se": r"(?:SE-?\s?)?\d{3}\s\d{2}",
-    "prefixed": r"(?:D|F|I|A|CH|NL|B|N|S|DK|FI|FIN|SE|NO|E|P|PL|L|LT|LV|EE|CZ|SK|H|HR|SI|GR)-\s?\d{4,5}",
+    "jp": r"〒[ \t]?\d{3}-?\d{4}|\d{3}-\d{4}",
+    "se": r"(?:SE-?[ \t]?)?\d{3}[ \t]\d{2}",
+    "prefixed": r"(?:D|F|I|A|CH|NL|B|N|S|DK|FI|FIN|SE|NO|E|P|PL|L|LT|LV|EE|CZ|SK|H|HR|SI|GR)-[ \t]?\d{4,5}",
 }
 _POSTCODE = re.compile(
     r"(?<![\w\-/.,])(?:" + "|".join(f"(?:{p})" for k, p in POSTCODES.items()) + r")(?![\w\-/]|[.,]\d)"
@@ -215,7 +244,7 @@ US_STATES = (
 REGIONS = US_STATES + "AB BC MB NB NL NS NT NU ON PE QC SK YT NSW VIC QLD WA SA TAS ACT NT".split()
 # "Springfield, IL 62704", "Toronto, ON M5V 2T6", "Sydney NSW 2000", "Mumbai 400001", "LONDON SW1A 1AA"
 _CITY_CODE = re.compile(
-    rf"(?P<city>{_CITY}),?[ \t]+(?:(?P<region>{'|'.join(REGIONS)})\.?,?[ \t]+)?(?:-[ \t]*)?"
+    rf"(?P<city>{_CITY}),?[ \t]+(?:\(?(?P<region>{'|'.join(REGIONS)})\)?\.?,?[ \t]+)?(?:-[ \t]*)?"
     rf"(?P<zip>\d{{5}}(?:-\d{{4}})?|\d{{6}}|\d{{3}}\s\d{{3}}|\d{{4}}(?=[ \t]*(?:$|[\n,;.)(]))|"
     rf"{POSTCODES['uk']}|{POSTCODES['ca']}|"
     rf"{POSTCODES['ie']})(?![\w\-])",
@@ -249,9 +278,23 @@ def _place_run(text: str, at: int) -> int | None:
     end = at + words[-1].end()
     # its province or state: "Milano (MI)", "Montréal (QC)", "Curitiba/PR", "São Paulo / SP"
     region = re.match(r"[ \t]*(?:\([A-Z]{2,3}\)|/[ \t]?[A-Z]{2}(?![\w]))", text[end:])
-    return end + region.end() if region else end
+    if region:
+        return end + region.end()
+    # its district or sorting office, where the line or sentence ends: "Torino TO", "København V", "Cedex 9"
+    district = _DISTRICT.match(text, end)
+    return district.end() if district else end
 
 
+_DISTRICT = re.compile(
+    r"[ \t]+(?:[A-Z]{1,2}|(?i:cedex)(?:[ \t]+\d{1,2})?|\d{1,2})(?=[ \t]*(?:$|[\n,;)]|\.(?:\s|$)))", re.M
+)
+
+
+_NUMBER_AFTER = re.compile(
+    r"#[ \t]?\d{1,5}[A-Za-z]?(?![\w\-])|(?:no|No|Nr|nr|n[º°])\.?[ \t]?\d{1,4}[A-Za-z]?(?![\w\-])"
+)
+# Indian addresses place a house by its landmark
+_LANDMARK = re.compile(r"(?i:behind|near|nr\.|opp\.?|opposite|beside|next[ \t]to|off)[ \t]+(?=[A-Z])")
 _IN_CITY = re.compile(r",?[ \t]+(?:in|en|à|a|i|im|in der)[ \t]+(?=[A-ZÀ-Þ])")
 
 
@@ -262,9 +305,13 @@ def _tail(text: str, end: int) -> int:
         at = end + m.end()
         if at >= len(text) or text[at] == "\n" or m.end() == 0:
             return end
-        unit = _UNIT.match(text, at) or re.compile(r"#[ \t]?\d{1,5}[A-Za-z]?(?![\w\-])").match(text, at)
-        if unit:  # "Apt 4B", "#214" after the street
+        unit = _UNIT.match(text, at) or _NUMBER_AFTER.match(text, at)
+        if unit:  # "Apt 4B", "#214", "no. 214" after the street
             end = unit.end()
+            continue
+        landmark = _LANDMARK.match(text, at)
+        if landmark and (run := _place_run(text, landmark.end())) is not None:
+            end = run  # "Behind Sri Venkateswara Swamy Temple", "near Shiv Mandir", "Opp. Vastrapur Lake"
             continue
         if _POSTCODE.match(text, at) or re.match(r"\d{4,6}(?![\w\-])", text[at:]):
             return end  # the postal code is a ZIP hit of its own
@@ -302,6 +349,15 @@ def streets(text: str) -> Iterator[Hit]:
         for m in pattern.finditer(text):
             if _near_address(text, m):
                 yield m.start(), _tail(text, m.end()), "ADDRESS", 0.7, f"address:{name}"
+    for m in _STREET_NAMED.finditer(text):
+        if not _is_unit_or_month(m.group("street")):
+            yield m.start("street"), _tail(text, m.end()), "ADDRESS", 0.7, "address:street-named"
+    for pattern, name in ((_STREET_CO, "street-co"), (_JAPANESE_ROMAN, "street-jp"), (_STREET_ESTONIAN, "street-ee")):
+        for m in pattern.finditer(text):
+            if name == "street-jp" and m.group(0)[0].isdigit() and not _near_address(text, m) \
+                    and not _JAPANESE_ROMAN.search(text, m.end(), m.end() + 60):
+                continue  # "ratio 12-3-4 Mixed": a chōme-ban-gō only with its ward or in an address
+            yield m.start(), _tail(text, m.end()), "ADDRESS", 0.8, f"address:{name}"
     for m in _LOWER_STREET.finditer(text):
         if not set(m.group("words").split()) & _NOT_STREET_WORDS:
             yield m.start(), m.end(), "ADDRESS", 0.6, "address:street-lower"
@@ -318,7 +374,9 @@ def streets(text: str) -> Iterator[Hit]:
         for m in pattern.finditer(text):
             if name == "po-box" and m.group(0)[:2].upper() in ("PL", "CP", "BP", "C.") and not _near_address(text, m):
                 continue  # short box words are box words only inside an address
-            if name == "unit" and m.group(0)[:2].lower() in ("we", "to", "lo", "sh", "of", "ho", "pl", "do", "bl") \
+            if name == "unit" and m.group(0)[:2].lower() in ("we", "to", "lo", "sh", "of", "ho", "pl", "do", "bl",
+                                                                 "ap", "sc", "ca", "ga", "h0", "h1", "ii", "iv", "vi",
+                                                                 "xi", "i/", "v/", "x/", "n.", "nº", "n°") \
                     and not _near_address(text, m):
                 continue
             if name == "unit" and re.fullmatch(r"[A-Z]{2}\s?\d{5}", m.group(0)) and m.group(0)[:2] in US_STATES:
@@ -336,7 +394,8 @@ _WEAK_UNIT = re.compile(r"(?i)(?:room|rm|floor|fl|level|lvl|door|bus|top|lot|sho
 def _near_address(text: str, m: re.Match[str]) -> bool:
     """Whether a weak address word sits in an address: a street, postcode or box within its line or the next."""
     lo = text.rfind("\n", 0, max(0, text.rfind("\n", 0, m.start())))
-    hi = text.find("\n", text.find("\n", m.end()) + 1)
+    next_line = text.find("\n", m.end())
+    hi = len(text) if next_line < 0 else text.find("\n", next_line + 1)
     window = text[max(0, lo):len(text) if hi < 0 else hi]
     return bool(_STREET_AFTER.search(window) or _STREET_SUFFIX.search(window) or _POSTCODE.search(window)
                 or _ADDRESS_WORD.search(window) or _STREET_BEFORE.search(window) or _CODE_CITY.search(window))
@@ -346,7 +405,8 @@ def _near_address(text: str, m: re.Match[str]) -> bool:
 _ADDRESS_WORD = re.compile(
     r"(?i)\b(?:address|addr|adresse?|anschrift|wohnort|wohnhaft|domicile|domicilio|domiciliu|dirección|direccion|"
     r"endereço|endereco|morada|indirizzo|residenza|adres|osoite|bydliště|adresa|cím|lives\s+at|living\s+at|"
-    r"resides\s+at|resident\s+at|ship\s+to|deliver\s+to|mailing|billing|residence|home|bor\s+i|bor\s+på)\b"
+    r"resides\s+at|resident\s+at|ship\s+to|deliver\s+to|mailing|billing|residence|home|bor\s+i|bor\s+på|"
+    r"village|vill\.|tehsil|taluka?|mandal|dist\.)\b"
 )
 
 
@@ -372,11 +432,21 @@ def postcodes(text: str) -> Iterator[Hit]:
                                         and not re.fullmatch(r"[A-Z\s\-]+", city)):
             continue  # "Chapter 12345", "Invoice 400001": a capitalized word and a number is not enough alone
         yield m.start("zip"), m.end("zip"), "ZIP", 0.8, "address:city-postcode"
-        end = m.end("region") if m.group("region") else m.end("city")
-        yield m.start("city"), end, "ADDRESS", 0.7, "address:city"
+        end = m.end("region") + (text[m.end("region"):m.end("region") + 1] == ")") if m.group("region") \
+            else m.end("city")
+        yield _city_before(text, m.start("city")), end, "ADDRESS", 0.7, "address:city"
     for m in _ZIP_KEYWORD.finditer(text):
         if any(c.isdigit() for c in m.group("zip")):
             yield m.start("zip"), m.end("zip"), "ZIP", 0.85, "address:zip-keyword"
+
+
+def _city_before(text: str, start: int) -> int:
+    """Where a province's line starts with its city: "Vijayawada, Andhra Pradesh - 520003" (else `start`)."""
+    line = text.rfind("\n", 0, start) + 1
+    m = re.search(rf"(?:^|(?<=,))[ \t]*({_CITY}),[ \t]*$", text[line:start])
+    if m and not _STREET_TYPE_WORD.search(m.group(1)) and m.group(1).split()[0].lower() not in _STOP_PLACE:
+        return line + m.start(1)
+    return start
 
 
 _MONTHS_ETC = re.compile(
@@ -442,6 +512,7 @@ _ADDRESS_FIELD = re.compile(
     r"(?=[ \t]{2,}[^\W\d_][\w .'/-]{0,30}[:=]|[ \t]*[|;&]"
     r"|(?<![\s.,(=:][^\W\d_])(?<![\s.,(=:][^\W\d_]{2})(?<![\s.,(=:][^\W\d_]{3})(?<!\d)"
     r"[.][ \t]+(?-i:[A-Z]|[^\W\d_a-zß-ÿ])"
+    r"|(?<=\d{4})[.][ \t]+(?-i:[A-Z])"  # "..., Gujarat 380015. Overseas address: ..."
     r"|[ \t]*$|\n)"
 )
 # the same in JSON: {"line1": "Plot 14, Admiralty Way", "city": "Lagos"}
@@ -453,7 +524,11 @@ _ADDRESS_JSON = re.compile(
 _ADDRESS_CUE = re.compile(
     r"(?i)\b(?:lives|living|resides|residing|resident|staying|stays|moved|relocated|domiciled|found|located|"
     r"ship(?:ped)?|deliver(?:ed)?|send|sent|mail(?:ed)?|address(?:ed)?|wohnt|wohnhaft|demeurant|domicilié[e]?|"
-    r"résidant|residente|wonende|woonachtig|bor)[ \t]+(?:at|to|in|on|à|a|en|in der|im|på|i|op)?[ \t]*"
+    r"résidant|residente|wonende|woonachtig|bor|live|wohne|wohnen|lebe|moro|vivo|habite|habito|abito|woon|"
+    r"mieszkam|bydlím|asun)[ \t]+"
+    # "staying with me at", "lives with her son at"
+    r"(?:with[ \t]+(?:me|us|him|her|them|(?:my|his|her|their|our)[ \t]+[a-z\-]{2,15})[ \t]+)?"
+    r"(?:at|to|in|on|à|a|en|in der|im|på|i|op)?[ \t]*"
     r"(?P<value>(?-i:[A-Z0-9À-Þ])[^\n;()]{2,120}?)"
     r"(?=(?<![\s.,(][^\W\d_])(?<![\s.,(][^\W\d_]{2})(?<![\s.,(][^\W\d_]{3})[.!?][ \t]|[.!?]?$|[;()\n]|"
     r"[ \t,]+(?:and|but|with|since|for|who|where|which|by|until|last|next|this|from|und|seit|bis|ab|et|depuis|"
@@ -535,11 +610,12 @@ def find(text: str) -> list[Hit]:
     hits = list(streets(text))
     hits.extend(postcodes(text))
     hits.extend(fields(text))
-    # a 4-6 digit code right after an address part is its postal code: "Madrid 28013", "Via Roma 12, 00184"
+    hits.extend(blocks(text, hits))
+    # a 4-6 digit code right after an address part is its postal code: "Madrid 28013", "Via Roma 12, 00184",
+    # "Auckland 1062" on the last line of a block
     for _start, end, entity, _, _ in list(hits):
         if entity == "ADDRESS" and (m := _CODE_AFTER.match(text, end)):
             hits.append((m.start("zip"), m.end("zip"), "ZIP", 0.7, "address:code-after-address"))
-    hits.extend(blocks(text, hits))
     hits.extend(script_addresses.find(text))
     return _trimmed(text, without_postcodes(hits))
 

@@ -275,7 +275,7 @@ _US_PHONE = re.compile(
 # phonenumbers before it counts
 _INTL_PHONE = re.compile(
     r"(?<![\w+\-./])(?:(?:\+|00)\d{1,3}[\s.\-]?(?:\(0\)[\s.\-]?)?|\(0\d{1,4}\)[\s.\-]?|0\d[\s.\-]?)"
-    r"(?:\(?\d{1,5}\)?[\s.\-]?){0,5}\d(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?![\w])",
+    r"(?:\(?\d{1,5}\)?[\s.\-]?){0,5}\d(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?![\w]|/\d)",  # "... 71 03/09/2023": a date
     re.I,
 )
 # grouped digits with no prefix ("87 4922-5859"): a phone only after a phone keyword
@@ -569,7 +569,8 @@ def resolve(spans: Iterable[Span]) -> list[Span]:
     The record's own identifiers win over pattern recognizers, which win over person names from NER and the
     name rules (emails, URLs and street addresses come before the record's names, which may be part of them);
     within a tier the longer span wins, then the higher score. A losing span of the same entity type (not a person) that
-    contains the winner widens it: "+1 " before a known phone number goes with it; addresses that overlap join.
+    contains the winner widens it: "+1 " before a known phone number goes with it; addresses (and dates) that overlap
+    join.
     """
     ranked = sorted(spans, key=lambda s: (-_tier(s), -len(s), -s.score, s.start))
     kept: list[Span] = []
@@ -580,8 +581,9 @@ def resolve(spans: Iterable[Span]) -> list[Span]:
             continue
         if len(clash) == 1 and clash[0].entity == cand.entity != "PERSON":
             k = clash[0]
-            # an address overlapping an address is one address: "208 Magnolia Ct\nSavannah" + "Savannah, GA"
-            if (cand.start <= k.start and k.end <= cand.end) or cand.entity == "ADDRESS":
+            # an address overlapping an address is one address: "208 Magnolia Ct\nSavannah" + "Savannah, GA"; so is
+            # a date overlapping a date ("2024-03-02" + "02 – 2024-03-06": a range)
+            if (cand.start <= k.start and k.end <= cand.end) or cand.entity in ("ADDRESS", "DATE"):
                 widened = Span(min(cand.start, k.start), max(cand.end, k.end), k.entity, k.score, k.source, k.name,
                                k.replacement)
                 if not any(o is not k and widened.start < o.end and o.start < widened.end for o in kept):

@@ -96,8 +96,8 @@ _CJK_DATES = re.compile(r"(?:\d{2,4}[ \t]*年[ \t]*)?\d{1,2}[ \t]*月[ \t]*\d{1,
 _DAY_WORDS_BEFORE = re.compile(
     rf"(?i)(?<![\w])(?:(?:{_WEEKDAY}|{_WEEKDAY2})(?:[ \t]+(?:d\.|den|dia|día|ngày))?|d\.|den|dia|día|ngày)[ \t]*$"
 )
-_RANGE_BEFORE = re.compile(r"(?<![\w.])(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th|\.)?[ \t]*(?:[-–]|t/m|au|bis|to|till|til|"
-                           r"tot|a|al|et)[ \t]*$")
+_RANGE_BEFORE = re.compile(r"(?<![\w./\-])(?:[12]\d|3[01]|0?[1-9])(?:[./](?:1[0-2]|0?[1-9])(?![\d]))?"
+                           r"(?:st|nd|rd|th|\.)?[ \t]*(?:[-–]|t/m|au|bis|to|till|til|tot|a|al|et)[ \t]*$")
 _RANGE_AFTER = re.compile(r"^[ \t]*(?:[-–]|to|bis|au|al|a|til|till|t/m)[ \t]*(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
                           r"(?:,?[ \t]+\d{4}(?![\w])|(?=[ \t]*,))")
 
@@ -174,10 +174,11 @@ def dates(text: str) -> Iterator[Hit]:
     times = [(m.start(), m.end()) for m in _TIME_RE.finditer(text)
              if re.search(r"[:h.]\d|[ap]\.?m|\dh$", m.group(0), re.I)]
     for start, end in found:
-        if m := _RANGE_BEFORE.search(text[max(0, start - 16):start]):
-            start -= len(m.group(0))
-        if m := _DAY_WORDS_BEFORE.search(text[max(0, start - 24):start]):
-            start -= len(m.group(0))  # "Weds 19th June", "tirsdag d. 14. maj", "ke 15.5.", "jueves día 20"
+        # searched in place (pos/endpos), so that what comes before the window still counts for look-behinds
+        if m := _RANGE_BEFORE.search(text, max(0, start - 22), start):
+            start = m.start()
+        if m := _DAY_WORDS_BEFORE.search(text, max(0, start - 24), start):
+            start = m.start()  # "Weds 19th June", "tirsdag d. 14. maj", "ke 15.5.", "jueves día 20"
         if m := _RANGE_AFTER.match(text[end:end + 16]):
             end += m.end()
         # a time right after the date ("2024-03-05T14:22", "5 March, 14:22") or right before it ("14:22 on 5 March")
