@@ -26,7 +26,7 @@ Hit = tuple[int, int, str, float, str]
 _UP = r"[A-ZÀ-ÖØ-ÞĀ-ſ]"
 _NAME_WORD = rf"(?:{_UP}[\w'’\-]*\.?|\d{{1,3}}(?:st|nd|rd|th|ST|ND|RD|TH|e|er|ème|º|ª)\b)"
 _PARTICLE = (r"(?:de|du|des|la|le|les|l'|d'|del|della|delle|dei|degli|di|da|do|dos|das|van|von|der|den|het|"
-             r"am|an|im|zum|zur|of|the|y|e|i|på|ved|sur|sous|en|aux)")
+             r"am|an|im|zum|zur|of|the|y|e|i|på|ved|sur|sous|en|aux|los|las|lo|dels)")
 
 # street types written after the name, as their own word ("Baker Street", "Rosebank Close", "MG Road")
 TYPES_AFTER = (
@@ -57,7 +57,7 @@ TYPES_BEFORE = (
     "soi thanon vía vicolo contrada borgo rotonda incrocio stretto canale pasaje pasadizo callejón callejon cuesta "
     "bajada cañada acceso urbanización urb privada cerrada circuito prolongación retorno andador periférico "
     "calzada beco calçada rotunda quinta lugar bairro travessia rodovia quadra setor conjunto loteamento "
-    "sokak sk cadde cd"
+    "sokak sk cadde cd calz calzada náměstí nám třída tř"
 ).split()
 # Germanic, Nordic, Dutch and Finnish street types: the end of a compound ("Hauptstraße", "Storgata",
 # "Keizersgracht", "Mannerheimintie") or a word of their own ("Karl Johans gate", "Dronning Mauds gate")
@@ -80,13 +80,15 @@ _T_AFTER_CAPS = "|".join(sorted({re.escape(t.upper()) for t in TYPES_AFTER}, key
 _T_BEFORE = "|".join(sorted({re.escape(t) for t in TYPES_BEFORE}, key=len, reverse=True))
 _SUFFIX = "|".join(sorted({re.escape(t) for t in SUFFIXES}, key=len, reverse=True))
 
-_HOUSE = r"\d{1,5}(?:\s?[A-Za-z](?![\w]))?(?:\s?(?:bis|ter))?(?:\s?[-/]\s?\d{1,5}[A-Za-z]?){0,3}"
+_HOUSE = (r"\d{1,5}(?:(?:[A-Za-z]|\s[A-Z])(?![\w]))?(?:\s?(?:bis|ter))?(?:\s?[-/]\s?\d{1,5}[A-Za-z]?){0,3}"
+          r"(?:-(?:I{1,3}|IV|hs|huis|boven|[1-9])(?![\w]))?")  # Dutch floors: "Prinsengracht 263-II"
 _UNIT_WORDS = (r"(?:Flat|Apt|Apartment|Appt|App|Apto|Depto|Dpto|Bloco|Bloque|Bât|Bâtiment|Escalier|Zimmer|Daire|"
                r"Emelet|Ajtó|Lokal|Mieszkanie|"
                r"Unit|Suite|Ste|Room|Rm|Floor|Fl|Level|Lvl|Bldg|Building|Block|Blk|"
                r"Wohnung|Whg|WE|Étage|Etage|étage|Bus|Boîte|Bte|Piso|Planta|Puerta|Pta|Escalera|Esc|Scala|Interno|"
                r"Int|Lgh|Leil|Huoneisto|Stg|Top|Tür|Door|Lot|Shop|Office|Villa|House|Plot|Door No|H\.?No|Studio|Kat|"
-               r"Byt|D\.[ \t]?No|Bureau|Casa|Fração|Fracção|Bl|Sc|Ap|Gali|Blok|Sektor)")
+               r"Byt|D\.[ \t]?No|Bureau|Casa|Fração|Fracção|Bl|Sc|Ap|Gali|Blok|Sektor|Sector|Kamer|Chambre|Huone|"
+               r"As|Pok|Pokój|Pokoj|Avd|Cuarto|Bajo|Quarto|Habitación|Habitacion|Camera|Stanza|Lgh\.?[ \t]?nr)")
 _UNIT = re.compile(
     rf"(?<![\w-])(?i:{_UNIT_WORDS})\.?[ \t]?(?::[ \t]?)?(?:No\.?[ \t]?|#[ \t]?|Nr\.?[ \t]?|n[º°o]\.?[ \t]?)?"
     r"(?=[\w\-/]*\d|[A-Z](?![\w]))[A-Za-z0-9][\w\-/]{0,9}(?![\w])"
@@ -94,7 +96,16 @@ _UNIT = re.compile(
     r"|(?<![\w-])\d{1,2}(?:º|ª|\.º|\.ª|\.|st|nd|rd|th|er|e|ème|o|a)?[ \t]?(?:(?i:OG|EG|DG|floor|étage|etage|piso|plan|"
     r"vån|etg|krs|kat|em|emelet|piętro|pietro|piano|andar|stock|verdieping|etasje|kerros|sal))(?![\w])"
     r"(?:[ \t]+(?:links|rechts|li\.|re\.|Mitte|gauche|droite|esq\.?|dto\.?))?"  # "3. OG links"
-    r"|(?<![\w-])\d{1,2}\.?[ºª°]\s?(?:Esq|Dto|Dta|Izq|Izda|Dcha|Dch|Drt|Centro|[A-Z0-9])\.?(?![\w])"
+    r"|(?<![\w-])\d{1,2}\.?[ºª°]\s?(?i:Esq|Dto|Dta|Izq|Izda|Dcha|Dch|Drt|Centro|[A-Z0-9])\.?(?![\w])"
+    # a floor alone after the house number ("2.º", "3º"), French and Portuguese floor sides ("5e gauche", "r/c dto")
+    r"|(?<![\w-])\d{1,2}\.?[ºª°](?![\w])"
+    r"|(?<![\w-])\d{1,2}(?:e|er|ème)[ \t]+(?:gauche|droite|étage)(?![\w])|(?<![\w-])r/c(?:[ \t]+(?:esq|dto)\.?)?"
+    # Edinburgh and Glasgow flat positions before the street: "3F2", "2/1"
+    r"|(?<![\w/-])\d[FG]\d(?![\w])"
+    # Italian floors in words: "terzo piano"
+    r"|(?i:primo|secondo|terzo|quarto|quinto|sesto|settimo|ottavo|nono|ultimo)[ \t]+piano(?![\w])"
+    # Turkish door numbers: "D:11", "D.3"; a Mexican interior number: "int 4"
+    r"|(?<![\w-])D[:.][ \t]?\d{1,3}(?![\w])"
     # Danish floors and sides ("3. tv.", "2. th"), Hong Kong and Taiwan floors ("18/F", "12F."), "#08-1135", "III"
     r"|(?<![\w-])\d{1,2}\.[ \t]?(?:tv|th|mf|sal)\b\.?|(?<![\w-])\d{1,2}/F\b|(?<![\w-])\d{1,2}F\.(?!\w)"
     r"|(?<![\w-])#\d{1,3}-\d{1,5}(?![\w])"
@@ -118,7 +129,7 @@ _STREET_BEFORE = re.compile(
     # [house number,] Type particles Name words [, n°] [house number]    "12 rue de la Paix", "Via Roma 12"
     rf"(?<![\w\-.])(?:(?P<num>{_HOUSE}),?\s+)?(?i:(?:{_T_BEFORE}))\.?\s+(?:(?:{_PARTICLE})\s+|[lLdD]['’])*"
     rf"{_NAME_WORD}(?:[ \t-]+(?:(?:{_PARTICLE})\s+)*{_NAME_WORD}){{0,4}}"
-    rf"(?P<after>,?\s*(?:n[º°o]\.?\s?|nr\.?\s?|no\.?\s?)?\d{{1,4}}(?:\s?[A-Za-z](?![\w]))?(?:\s?[-/]\s?\d{{1,5}}[A-Za-z]?)?"
+    rf"(?P<after>,?\s*(?:n[º°o]\.?\s?|nr\.?\s?|no\.?\s?|número\s|numero\s|núm\.?\s?)?\d{{1,4}}(?:(?:[A-Za-z]|\s[A-Z])(?![\w]))?(?:\s?[-/]\s?\d{{1,5}}[A-Za-z]?)?"
     r"(?![\w]))?"
 )
 # Estonian abbreviated types, in lower case only ("TN40" is a British postcode): "Narva mnt 7-12", "Pärnu mnt 10"
@@ -144,7 +155,9 @@ _BUILDING_BEFORE = re.compile(
     rf"Condomínio|Edificio|Edifício|Edif\.|Torre|Ward|District|Sector|Tehsil|Taluk|Mandal|Dist\.|Khu|Village|"
     rf"Vill\.|Post[ \t]Office|Gram|Phường|Quận|"
     rf"Huyện|Moo|Tambon|Amphoe|Kelurahan|Kecamatan|Barangay|Brgy\.?|Bairro|Jardim|Vila|Parque|Setor|Núcleo|"
-    rf"Residencial|Chácara|Sítio|Fazenda|Loteamento)[ \t]+"
+    rf"Residencial|Chácara|Sítio|Fazenda|Loteamento|Zorgcentrum|Verpleeghuis|Woonzorgcentrum|Pflegeheim|"
+    rf"Seniorenheim|Altenheim|Seniorenresidenz|EHPAD|CHSLD|Palvelutalo|Hoivakoti|Kolej|Residencia|Lar|Casa[ \t]de[ \t]"
+    rf"Repouso|Casa[ \t]di[ \t]Riposo|RSA|Dom[ \t]Seniora)[ \t]+"
     rf"(?:(?:{_PARTICLE}|les|des)[ \t]+)?(?:{_NAME_WORD}|\d{{1,3}})(?:[ \t]+(?:(?:{_PARTICLE}|les|des)[ \t]+)?"
     rf"(?:{_NAME_WORD}|\d{{1,3}})){{0,3}}"
 )
@@ -158,8 +171,9 @@ _ADJECTIVE_STREET = re.compile(
 _PO_BOX = re.compile(
     r"(?<![\w-])(?i:P\.?\s?O\.?\s?Box|Post\s?Office\s?Box|GPO\s?Box|PO\s?Box|Locked\s?Bag|Private\s?Bag|PMB|"
     r"Postfach|Postboks|Postbox|Post\s?box|Box|B\.?P\.?|Boîte\s?Postale|Bo[iî]te\s?postale|Apartado(?:\s?de\s?correos)?|"
-    r"Apdo\.?|Casella\s?Postale|C\.?P\.?|Caixa\s?Postal|Skrytka\s?pocztowa|Postilokero|PL)"
-    r"\.?\s?(?:No\.?\s?|#\s?)?(?:\d{2}(?:[ ]\d{2}){1,3}|\d{1,6})(?![\w])"  # "Postfach 10 12 44"
+    r"Apdo\.?|Casella\s?Postale|C\.?P\.?|Caixa\s?Postal|Skrytka\s?pocztowa|skr\.\s?poczt|Postilokero|PL|Postbus|"
+    r"Antwoordnummer|Case\s?postale|RR\s?\d{1,2}\s+Box|Rural\s+Route\s+\d{1,2}\s+Box)"
+    r"\.?\s?(?:No\.?\s?|#\s?|nr\.?\s?)?(?:\d{2}(?:[ ]\d{2}){1,3}|\d{1,6})(?![\w])"  # "Postfach 10 12 44"
     # German parcel lockers and their customer number: "Packstation 118", "Postnummer 448120937"
     r"|(?<![\w-])(?:Packstation|Postfiliale)[ \t]?\d{1,4}(?![\w])|(?<![\w-])Postnummer:?[ \t]?\d{6,10}(?![\w])"
 )
@@ -176,7 +190,8 @@ _CARE_OF = re.compile(
 # German streets named with a preposition and no street type: "Am Mühlbach 9", "In der Aue 3a", "Zum Anger 12"
 _STREET_PREP = re.compile(
     rf"(?<![\w-])(?:Am|An[ \t]der|An[ \t]den|Auf[ \t]der|Auf[ \t]dem|Im|In[ \t]der|In[ \t]den|Zum|Zur|Unter[ \t]den|"
-    rf"Hinter[ \t]der|Vor[ \t]dem|Alte|Alter|Neue|Neuer|Na|Pod|Nad|Za)[ \t]+{_NAME_WORD}(?:[ \t\-]{_NAME_WORD})?[ \t]+"
+    rf"Hinter[ \t]der|Vor[ \t]dem|Alte|Alter|Neue|Neuer|Na|Pod|Nad|Za|U|V|K|Ke|Ve)[ \t]+"
+    rf"{_NAME_WORD}(?:[ \t\-]{_NAME_WORD})?[ \t]+"
     r"[1-9]\d{0,2}[a-z]?(?![\w.,]\d|\w)"
 )
 
@@ -185,6 +200,23 @@ _STREET_NAMED = re.compile(
     rf"(?<![\w])(?:on|at|off|in|along|from)[ \t]+(?P<street>(?:{_NAME_WORD}[ \t]+){{1,3}}"
     r"(?:Road|Rd|Street|Avenue|Ave|Lane|Ln|Boulevard|Blvd|Crescent|Cres|Close|Terrace|Grove|Drive|Parkway|Highway|"
     r"Hwy)\b\.?)"
+)
+# a crossing of two streets: "Foothill Blvd & Baseline Rd", "Bağdat Caddesi ile Ethem Efendi Caddesi"
+_CROSS_STREET = rf"(?:{_NAME_WORD}[ \t]+){{1,3}}(?:(?:{_T_AFTER})\b\.?|(?i:caddesi|cad\.|sokak|sokağı|sk\.|bulvarı))"
+_CROSSING = re.compile(
+    rf"(?<![\w\-])(?:[NSEW]\.?[ \t]+)?{_CROSS_STREET}[ \t]*(?:&|and|/|at|y|e|i|ile|und|et|@)[ \t]*"
+    rf"(?:[NSEW]\.?[ \t]+)?{_CROSS_STREET}"
+)
+# "the 4400 block of S. Lamar Blvd" (a police report's way to place a house), "at number 46", "at no. 42"
+_BLOCK_OF = re.compile(
+    rf"(?<![\w\-])\d{{1,5}}[ \t]+block[ \t]+of[ \t]+(?:the[ \t]+)?(?:[NSEW]\.?[ \t]+)?{_CROSS_STREET}"
+    r"|(?:(?<=\bat )|(?<=\bto )|(?<=\bfor ))(?i:number|no\.?|nr\.?)[ \t]*\d{1,4}[A-Za-z]?(?![\w])"
+    r"(?![ \t]+(?:in|on|of|out|for|to)\b)"  # "at number 3 in the queue" is a place in a line
+)
+# Turkish numbered streets: "1482 Sok. No:6", "7. Sokak No:15/3", "Gül sk. no 14"
+_STREET_TR = re.compile(
+    rf"(?<![\w\-])(?:(?:{_NAME_WORD}[ \t]+){{1,3}}|\d{{1,5}}\.?[ \t]+)(?i:sokak|sokağı|sok\.|sk\.|cadde|caddesi|cad\.|"
+    r"cd\.|bulvarı|blv\.)(?:[ \t]*(?i:no)[:.]?[ \t]?\d{1,4}(?:/\d{1,3})?(?![\w]))?"
 )
 # Colombian addresses: "Cra. 7 #45-12", "Calle 93 No. 11A-28"
 _STREET_CO = re.compile(
@@ -205,7 +237,7 @@ POSTCODES = {
     "ca": r"[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z][ -]?\d[ABCEGHJ-NPRSTV-Z]\d",
     # an Eircode's last four hold a letter ("A65 F4E2"; "A123456" is a Hong Kong identity card number)
     "ie": r"(?:[AC-FHKNPRTV-Y]\d{2}|D6W)[ \t]?(?=\d{0,3}[AC-FHKNPRTV-Y])[0-9AC-FHKNPRTV-Y]{4}",
-    "nl": r"[1-9]\d{3}[ \t]?(?!SA|SD|SS)[A-Z]{2}",
+    "nl": r"[1-9]\d{3}[ \t]?(?!SA|SD|SS|IU)[A-Z]{2}",
     "us4": r"\d{5}-\d{4}",
     "pl": r"\d{2}-\d{3}",
     "pt": r"\d{4}-\d{3}",
@@ -277,7 +309,8 @@ def _place_run(text: str, at: int) -> int | None:
         return None
     end = at + words[-1].end()
     # its province or state: "Milano (MI)", "Montréal (QC)", "Curitiba/PR", "São Paulo / SP"
-    region = re.match(r"[ \t]*(?:\([A-Z]{2,3}\)|/[ \t]?[A-Z]{2}(?![\w]))", text[end:])
+    region = re.match(rf"[ \t]*(?:\([A-Z]{{2,3}}\)|\({_PLACE_WORD}\)|/[ \t]?[A-Z]{{2}}(?![\w])|/[ \t]?{_PLACE_WORD})",
+                      text[end:])  # "Montréal (Québec)", "Konak/İzmir", "Merkez/ELAZIĞ"
     if region:
         return end + region.end()
     # its district or sorting office, where the line or sentence ends: "Torino TO", "København V", "Cedex 9"
@@ -291,11 +324,11 @@ _DISTRICT = re.compile(
 
 
 _NUMBER_AFTER = re.compile(
-    r"#[ \t]?\d{1,5}[A-Za-z]?(?![\w\-])|(?:no|No|Nr|nr|n[º°])\.?[ \t]?\d{1,4}[A-Za-z]?(?![\w\-])"
+    r"#[ \t]?\d{1,5}[A-Za-z]?(?![\w\-])|(?:no|No|Nr|nr|n[º°])[.:]?[ \t]?\d{1,4}[A-Za-z]?(?:/\d{1,3})?(?![\w\-])"
 )
 # Indian addresses place a house by its landmark
 _LANDMARK = re.compile(r"(?i:behind|near|nr\.|opp\.?|opposite|beside|next[ \t]to|off)[ \t]+(?=[A-Z])")
-_IN_CITY = re.compile(r",?[ \t]+(?:in|en|à|a|i|im|in der)[ \t]+(?=[A-ZÀ-Þ])")
+_IN_CITY = re.compile(r",?[ \t]+(?:in|en|à|a|i|im|in der|w|we|v|ve)[ \t]+(?=[A-ZÀ-Þ])")
 
 
 def _tail(text: str, end: int) -> int:
@@ -325,16 +358,76 @@ def _tail(text: str, end: int) -> int:
         end = run
 
 
-# a street written in lower case, as in a chat: "44 birch lane", "flat 2 / 17 queen st", "7 drumossie ave"
+# a street written in lower case, as in a chat: "44 birch lane", "flat 2 / 17 queen st", "1127 w 9th st"
 _LOWER_STREET = re.compile(
-    r"(?<![\w.,/\-])[1-9]\d{0,4}[a-z]?[ \t]+(?P<words>(?:[a-zà-ÿ][a-zà-ÿ'’\-]+[ \t]+){1,3})"
-    r"(?:street|st|road|rd|avenue|ave|lane|ln|drive|boulevard|blvd|crescent|cres|terrace|tce|grove|close|court|"
-    r"parade|highway|hwy|place|way)\b"  # no full stop: in lower-case text it ends the sentence ("... birch lane.")
+    r"(?<![\w.,/\-])[1-9]\d{0,4}[a-z]?[ \t]+(?:(?:n|s|e|w|ne|nw|se|sw)\.?[ \t]+)?"
+    r"(?P<words>(?:(?:[a-zà-ÿ][a-zà-ÿ'’\-]+|\d{1,3}(?:st|nd|rd|th))[ \t]+){1,3})"
+    r"(?:street|st|road|rd|avenue|ave|lane|ln|drive|boulevard|blvd|crescent|cres|terrace|tce|grove|close|court|ct|"
+    r"parade|highway|hwy|place|pl|way|circle|cir|trail|parkway|pkwy)\b"  # no full stop: it ends the sentence
+)
+# lower-case streets named first, with the house number after ("via dei mille 14", "rua dos pinheiros 870",
+# "c/ san bernardo 45") or before ("1220 rue st-jean"), and lower-case compounds ("ringvägen 7a", "oudegracht 187")
+_LOWER_STREET_BEFORE = re.compile(
+    rf"(?<![\w])(?:via|viale|corso|piazza|rua|travessa|praça|rue|calle|c/|avenida|carrer|ulica|ul\.|strada|"
+    rf"straße|gatan)[ \t]+(?:(?:{_PARTICLE})[ \t]+)*[a-zà-ÿ][a-zà-ÿ'’\-]+(?:[ \t]+(?:(?:{_PARTICLE})[ \t]+)?"
+    rf"[a-zà-ÿ][a-zà-ÿ'’\-]+){{0,2}},?[ \t]+\d{{1,4}}[a-z]?(?:/\d{{1,4}})?(?![\w])"
+    rf"|(?<![\w.,/\-])[1-9]\d{{0,4}},?[ \t]+(?:rue|avenue|av\.|boulevard|boul\.?|chemin|ch\.|route|rang|calle|"
+    rf"avenida|rua)[ \t]+(?:(?:{_PARTICLE})[ \t]+)*[a-zà-ÿ][a-zà-ÿ'’\-]+"
+    rf"(?:[ \t]+(?!(?:apt|app|apto|unit|flat|suite|ap|int|depto|bureau)\b)[a-zà-ÿ][a-zà-ÿ'’\-]+){{0,2}}"
+    r"|(?<![\w\-])[a-zà-ÿ]{3,}(?:gatan|vägen|gata|gate|veien|vegen|vej|vejen|gade|straat|gracht|weg|laan|kade|"
+    r"straße|strasse|gasse|allee|katu|tie|utca)[ \t]+[1-9]\d{0,3}[a-z]?(?:[ \t]?bis)?(?:/\d{1,4})?(?![\w])"
 )
 _NOT_STREET_WORDS = frozenset(
     "the a an of to in on at for by down up along across over from with and or my his her our their this that "
     "these those blocks block miles mile km minutes hours times steps doors houses cars people days weeks".split()
 )
+# what follows a lower-case street: its unit, then its town (and state) before a postal code or the clause's end
+_LOWER_UNIT = re.compile(
+    r"[ \t]*,?[ \t]*(?:(?:apt|apartment|unit|flat|suite|ste|app|apto|ap|int|depto|#)\.?[ \t]?[a-z0-9]{1,5}"
+    r"|\d{1,2}(?:st|nd|rd|th)[ \t]+(?:fl|floor)|upper|lower|basement|bsmt|\d{1,2}\.?[ºª°][ \t]?(?:izq|izda|dcha|"
+    r"dto|esq|[a-z])?\.?|(?:primo|secondo|terzo|quarto|quinto|sesto|ultimo)[ \t]+piano|piano[ \t]+\d{1,2})(?![\w])"
+)
+_LOWER_STATES = "|".join(s.lower() for s in REGIONS if len(s) == 2)
+_NOT_PLACE_WORDS = frozenset(
+    "and or but so then the a i we he she it they you my your his her our their is was are be pls please plz can "
+    "will would could should lol ok okay thanks thx tomorrow today tonight now just if when where which who that "
+    "this there here near next by from to at in on for with gate code door buzz ring call text not no yes citofono "
+    "interfone digicode buzzer intercom bell klingel".split()
+)
+_LOWER_PLACE = re.compile(
+    # "..., 85231 sundsvall", "..., 3511 NH utrecht": a postal code before the town (a ZIP hit of its own)
+    rf"(?:[ \t]*,[ \t]*|[ \t]+in[ \t]+)"
+    rf"(?:(?:\d{{3}}[ ]?\d{{2}}|\d{{4}}[ ]?[A-Z]{{2}}|\d{{4,5}}|\d{{2}}-\d{{3}})[ \t]+)?"
+    rf"(?P<place>[a-zà-ÿ][a-zà-ÿ'\-]+(?:[ \t]+[a-zà-ÿ][a-zà-ÿ'\-]+){{0,2}}?)"
+    rf"(?:,?[ \t]+(?:{_LOWER_STATES})\.?)?"
+    r"(?=[ \t]*,?[ \t]*(?:\d{5}(?:-\d{4})?|\d{3}[ ]?\d{2}|\d{4}[ ]?[a-zA-Z]{2}|[a-z]{1,2}\d{1,2}[a-z]?[ ]?\d[a-z]{2}|"
+    r"[a-z]\d[a-z][ ]?\d[a-z]\d)(?![\w])|[ \t]*(?:[.!?\n]|$|,[ \t]))",
+    re.I,
+)
+
+
+_LOWER_PLACE_STATE = re.compile(
+    rf"[ \t]+(?P<place>[a-zà-ÿ][a-zà-ÿ'\-]+(?:[ \t]+[a-zà-ÿ][a-zà-ÿ'\-]+){{0,2}}?)[ \t]+(?:{_LOWER_STATES})\.?"
+    r"(?=[ \t]*,?[ \t]*(?:\d{5}|[a-z]\d[a-z][ ]?\d[a-z]\d)(?![\w]))",
+    re.I,
+)
+_LOWER_CODE = re.compile(r"[ \t]*,?[ \t]*(?P<zip>\d{3}[ ]?\d{2}|\d{4}[ ]?[A-Z]{2}|\d{4,5}|\d{2}-\d{3})[ \t]+")
+
+
+def _lower_tail(text: str, end: int) -> int:
+    """Extend a lower-case street over its unit and town: "1127 w 9th st apt b, tempe az" (85281 is a ZIP)."""
+    while unit := _LOWER_UNIT.match(text, end):
+        end = unit.end()
+    place = _LOWER_PLACE.match(text, end) or _LOWER_PLACE_STATE.match(text, end)
+    if place and not set(place.group("place").lower().split()) & _NOT_PLACE_WORDS:
+        return place.end()
+    return end
+
+
+def _lower_codes(text: str, start: int, end: int) -> Iterator[Hit]:
+    """The postal code inside a lower-case street's tail ("ringvägen 7a, 85231 sundsvall"), as a ZIP hit."""
+    if m := _LOWER_CODE.search(text, start, end):
+        yield m.start("zip"), m.end("zip"), "ZIP", 0.7, "address:code-in-street"
 
 
 def streets(text: str) -> Iterator[Hit]:
@@ -352,15 +445,21 @@ def streets(text: str) -> Iterator[Hit]:
     for m in _STREET_NAMED.finditer(text):
         if not _is_unit_or_month(m.group("street")):
             yield m.start("street"), _tail(text, m.end()), "ADDRESS", 0.7, "address:street-named"
-    for pattern, name in ((_STREET_CO, "street-co"), (_JAPANESE_ROMAN, "street-jp"), (_STREET_ESTONIAN, "street-ee")):
+    for pattern, name in ((_STREET_CO, "street-co"), (_JAPANESE_ROMAN, "street-jp"), (_STREET_ESTONIAN, "street-ee"),
+                          (_STREET_TR, "street-tr"),
+                          (_CROSSING, "crossing"), (_BLOCK_OF, "block-of")):
         for m in pattern.finditer(text):
             if name == "street-jp" and m.group(0)[0].isdigit() and not _near_address(text, m) \
                     and not _JAPANESE_ROMAN.search(text, m.end(), m.end() + 60):
                 continue  # "ratio 12-3-4 Mixed": a chōme-ban-gō only with its ward or in an address
             yield m.start(), _tail(text, m.end()), "ADDRESS", 0.8, f"address:{name}"
-    for m in _LOWER_STREET.finditer(text):
-        if not set(m.group("words").split()) & _NOT_STREET_WORDS:
-            yield m.start(), m.end(), "ADDRESS", 0.6, "address:street-lower"
+    for pattern in (_LOWER_STREET, _LOWER_STREET_BEFORE):
+        for m in pattern.finditer(text):
+            if m.groupdict().get("words") and set(m.group("words").split()) & _NOT_STREET_WORDS:
+                continue
+            end = _lower_tail(text, m.end())
+            yield m.start(), end, "ADDRESS", 0.6, "address:street-lower"
+            yield from _lower_codes(text, m.end(), end)
     for m in _NEIGHBOURHOOD.finditer(text):
         yield m.start(), _tail(text, m.end()), "ADDRESS", 0.75, "address:neighbourhood"
     for m in _ADJECTIVE_STREET.finditer(text):
@@ -376,9 +475,16 @@ def streets(text: str) -> Iterator[Hit]:
                 continue  # short box words are box words only inside an address
             if name == "unit" and m.group(0)[:2].lower() in ("we", "to", "lo", "sh", "of", "ho", "pl", "do", "bl",
                                                                  "ap", "sc", "ca", "ga", "h0", "h1", "ii", "iv", "vi",
-                                                                 "xi", "i/", "v/", "x/", "n.", "nº", "n°") \
+                                                                 "xi", "i/", "v/", "x/", "n.", "nº", "n°", "as", "po",
+                                                                 "d:", "d.", "ba", "pr", "se", "te", "qu", "ca", "cu",
+                                                                 "r/", "ha", "st", "pi", "se", "qu", "ul") \
                     and not _near_address(text, m):
                 continue
+            if name == "unit" and re.fullmatch(r"\d{1,2}\.?[ºª°]", m.group(0)) and not re.search(
+                    r"\d{1,5}[A-Za-z]?[ \t]*,?[ \t]*$", text[max(0, m.start() - 8):m.start()]):
+                continue  # "16º" alone is an ordinal; after a house number it is the floor
+            if name == "unit" and re.match(r"(?i)(?:ap|as|bl|sc|pok|avd)[a-z]", m.group(0)):
+                continue  # "APY", "ASAP": a short unit word needs a full stop or a space before its number
             if name == "unit" and re.fullmatch(r"[A-Z]{2}\s?\d{5}", m.group(0)) and m.group(0)[:2] in US_STATES:
                 continue  # "MIAMI FL 33173": a state and its ZIP, not floor 33173
             end = m.end()
@@ -417,7 +523,7 @@ def postcodes(text: str) -> Iterator[Hit]:
     for m in _CODE_CITY.finditer(text):
         city = m.group("city")
         if city.split()[0].lower().strip(".") in _STOP_PLACE or _is_unit_or_month(city) \
-                or _STREET_TYPE_WORD.search(city):
+                or _STREET_TYPE_WORD.search(city) or (len(m.group("zip")) == 4 and re.fullmatch(r"[A-Z]{2}", city)):
             continue  # "3901 Old Hickory Blvd" is a house number and a street, not a postal code and a city
         yield m.start("zip"), m.end("zip"), "ZIP", 0.8, "address:postcode-city"
         end = _place_run(text, m.start("city")) or m.end("city")
@@ -518,17 +624,21 @@ _ADDRESS_FIELD = re.compile(
 # the same in JSON: {"line1": "Plot 14, Admiralty Way", "city": "Lagos"}
 _ADDRESS_JSON = re.compile(
     r"(?i)[\"'](?:line_?[12]|address(?:_?line)?_?\d?|addr_?\d?|street(?:_?address)?|address_?\d|city|town|"
-    r"county|district|locality|suburb|neighbou?rhood|province)[\"'][ \t]*:[ \t]*[\"'](?P<value>[^\"'\n]{2,120})[\"']"
+    r"county|district|locality|suburb|neighbou?rhood|province|poststed|postort|ort|stadt|ville|ciudad|cidade|città|"
+    r"plaats|woonplaats|municipality|gate(?:adresse)?|gatuadress|straat|strasse|straße|rue|calle|rua|via|adresse|"
+    r"adres|adresa|indirizzo|direccion|dirección|endereco|endereço|morada|osoite|kaupunki)[\"']"
+    r"[ \t]*:[ \t]*[\"'](?P<value>[^\"'\n]{2,120})[\"']"
 )
 # an address after a phrase that says one follows, with no colon: "lives at Rose Cottage, Mill Lane, ..."
 _ADDRESS_CUE = re.compile(
-    r"(?i)\b(?:lives|living|resides|residing|resident|staying|stays|moved|relocated|domiciled|found|located|"
+    r"(?i)\b(?:moved[ \t]+from|relocated[ \t]+from|resident[ \t]+of|"
+    r"lives|living|resides|residing|resident|staying|stays|moved|relocated|domiciled|found|located|"
     r"ship(?:ped)?|deliver(?:ed)?|send|sent|mail(?:ed)?|address(?:ed)?|wohnt|wohnhaft|demeurant|domicilié[e]?|"
     r"résidant|residente|wonende|woonachtig|bor|live|wohne|wohnen|lebe|moro|vivo|habite|habito|abito|woon|"
     r"mieszkam|bydlím|asun)[ \t]+"
     # "staying with me at", "lives with her son at"
     r"(?:with[ \t]+(?:me|us|him|her|them|(?:my|his|her|their|our)[ \t]+[a-z\-]{2,15})[ \t]+)?"
-    r"(?:at|to|in|on|à|a|en|in der|im|på|i|op)?[ \t]*"
+    r"(?:at|to|in|on|from|à|a|en|in der|im|på|i|op|na|no|em)?[ \t]*"
     r"(?P<value>(?-i:[A-Z0-9À-Þ])[^\n;()]{2,120}?)"
     r"(?=(?<![\s.,(][^\W\d_])(?<![\s.,(][^\W\d_]{2})(?<![\s.,(][^\W\d_]{3})[.!?][ \t]|[.!?]?$|[;()\n]|"
     r"[ \t,]+(?:and|but|with|since|for|who|where|which|by|until|last|next|this|from|und|seit|bis|ab|et|depuis|"
@@ -555,6 +665,8 @@ def fields(text: str) -> Iterator[Hit]:
                 yield m.start("value") + code.start(1), m.start("value") + code.end(1), "ZIP", 0.7, \
                     f"address:{name}-code"
             if name == "after-cue":
+                if re.match(r"\d{1,3}(?:\.\d{1,3}){3}(?!\d)|[\w.+\-]+@", value):
+                    continue  # "Sent from 37.162.143.94 ...", "mailed to ana@...": an IP or email address follows
                 value = _drop_trailing_words(value)
                 if not _looks_like_address(value):
                     continue  # "lives at home with her daughter", "moved to Spain last year"
@@ -580,7 +692,7 @@ def without_postcodes(hits: list[Hit]) -> list[Hit]:
     codes = sorted((s, e) for s, e, entity, _, _ in hits if entity == "ZIP")
     out: list[Hit] = []
     for start, end, entity, score, name in hits:
-        if entity != "ADDRESS" or name.split(":")[-1] not in ("field", "json-field", "after-cue"):
+        if entity != "ADDRESS" or name.split(":")[-1] not in ("field", "json-field", "after-cue", "street-lower"):
             out.append((start, end, entity, score, name))
             continue
         at = start

@@ -30,9 +30,11 @@ _HAN = r"\u4e00-\u9fff\u3400-\u4dbf々〆ヶ\u30a0-\u30ff"  # Han and katakana (
 _SCRIPTS = (
     _Script(
         "cjk",
-        re.compile(rf"[{_HAN}{_DIGITS}](?:[{_HAN}{_DIGITS}\-－‐ー・ 　#＃]*[{_HAN}{_DIGITS}])?"),
+        # Latin letters only in short runs inside the address ("华星时代广场A座 1108", "望京SOHO T3 B座")
+        re.compile(rf"(?:[{_HAN}]|[{_DIGITS}]+(?=[{_HAN}]))(?:(?:[{_HAN}{_DIGITS}\-－‐ー・ 　#＃]|[A-Za-zＡ-Ｚ]{{1,4}}"
+                   rf"(?=[{_HAN}{_DIGITS} 　])|[がの](?=[{_HAN}]))*[{_HAN}{_DIGITS}])?"),  # "自由が丘", "霞が関"
         re.compile(r"都|道|府|県|省|市|区|區|县|縣|郡|町|村|镇|鎮|乡|鄉|街道|路|街|大道|丁目|番地|番|号|號|栋|棟|幢|楼|樓|"
-                   r"室|階|层|層|巷|弄|里"),
+                   r"室|階|层|層|巷|弄|里|座|期|单元|單元"),
     ),
     _Script(
         "hangul",
@@ -73,12 +75,19 @@ _SCRIPTS = (
     ),
     _Script(
         "devanagari",
-        re.compile(rf"[\u0900-\u097f{_DIGITS}](?:[\u0900-\u097f{_DIGITS}/\-., ]*[\u0900-\u097f{_DIGITS}])?"),
-        re.compile(r"मकान|नं\.|गली|नगर|मार्ग|रोड|सेक्टर|मोहल्ला|कॉलोनी|जिला|ज़िला|पिन|पोस्ट|ग्राम|तहसील"),
+        re.compile(rf"[\u0900-\u097f{_DIGITS}](?:(?:[\u0900-\u097f{_DIGITS}/\-., ]|(?<=[0-9])[A-Za-z](?![A-Za-z]))*"
+                   rf"[\u0900-\u097f{_DIGITS}])?"),
+        re.compile(r"मकान|नं\.|गली|नगर|मार्ग|रोड|सेक्टर|मोहल्ला|कॉलोनी|जिला|ज़िला|पिन|पोस्ट|ग्राम|तहसील|फ्लैट|"
+                   r"अपार्टमेंट|ब्लॉक|फेज़|फेज"),
     ),
 )
 
 
+_KOREAN_REGIONS = frozenset(
+    "서울 부산 대구 인천 광주 대전 울산 세종 경기 강원 충북 충남 전북 전남 경북 경남 제주".split()
+)
+# a Japanese address in kanji numerals: "三軒茶屋二丁目十一番二十号"
+_KANJI_NUMBER = re.compile(r"[一二三四五六七八九十百千〇]+(?:丁目|番地|番|号)")
 _CYRILLIC_STREETS = {f"{w}{end}" for w in ("ул", "улица", "вул", "вулиця", "просп", "проспект", "пер", "переулок",
                                             "площадь", "шоссе", "бул", "бульвар", "наб", "набережная", "кв",
                                             "квартира", "мкр", "пр", "пл", "ш") for end in (".", "")}
@@ -92,9 +101,10 @@ def find(text: str) -> Iterator[Hit]:
             # a sentence ends the address ("Αθήνα. ΑΦΜ: ..."); an abbreviation's full stop does not ("ул. Тверская")
             run = re.split(r"。|(?<=[^\W\d_]{4})\.[ \t]", run)[0]
             if script.name == "hangul" and (lead := re.match(r"[가-힣]+[ \t]+", run)) \
-                    and not script.keywords.fullmatch(lead.group(0).strip()):
+                    and not script.keywords.fullmatch(lead.group(0).strip()) \
+                    and lead.group(0).strip() not in _KOREAN_REGIONS:
                 start, run = start + lead.end(), run[lead.end():]  # "주소는 서울시 ...": the topic word is not
-            if len(run) < 6 or not re.search(rf"[{_DIGITS}\u0660-\u0669]", run) \
+            if len(run) < 6 or not (re.search(rf"[{_DIGITS}\u0660-\u0669]", run) or _KANJI_NUMBER.search(run)) \
                     or not re.search(rf"[^\W\d_{_DIGITS}]", run):
                 continue
             words = {k.group("kind") if "kind" in k.groupdict() else k.group(0).lower()
@@ -102,7 +112,11 @@ def find(text: str) -> Iterator[Hit]:
             if script.name == "cyrillic" and not words & _CYRILLIC_STREETS:
                 continue  # "дом" (a house) and "г." (a town) alone are words of a sentence
             # Greek, Arabic, Hebrew and Devanagari street words are unambiguous: one and a number is enough
+            if script.name == "devanagari" and re.match(r"\d{1,4}(?:/\d{1,4})?[A-Za-z]?,", run):
+                words.add("house-number")  # "47/12, नरही, लखनऊ": a house number opens the address
             if len(words) >= (1 if script.name in ("greek", "arabic", "hebrew", "devanagari") else 2):
+                if script.name == "hangul" and (dong := re.match(r"[ \t]*\([가-힣]+동\)", text[start + len(run):])):
+                    run += dong.group(0)  # "..., 2층 201호 (봉천동)": the neighbourhood in brackets
                 if code := re.search(r"[ \t]*[,，][ \t]*(\d{5,6})\.?$", run):  # "..., Казань, 420111"
                     yield start + code.start(1), start + code.end(1), "ZIP", 0.75, f"address:{script.name}-code"
                     run = run[:code.start()]

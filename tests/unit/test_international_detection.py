@@ -177,6 +177,39 @@ def _covered(detector: Detector, text: str, value: str, entity: str) -> bool:
     ("My mum is staying with me at 5 Orchard Way, Hull, for now", "5 Orchard Way, Hull", "ADDRESS"),
     ("Address: Village Kheri Kalan, Post Office Sonipat, Dist. Sonipat (HR) 131001", "Post Office Sonipat",
      "ADDRESS"),
+    # streets written in lower case in chats, with their unit, town, state and postal code
+    ("moving to 2210 e 5th st apt c, austin tx 78702 next week", "2210 e 5th st apt c, austin tx", "ADDRESS"),
+    ("moving to 2210 e 5th st apt c, austin tx 78702 next week", "78702", "ZIP"),
+    ("leave it at 18 elm st, 3rd fl, boston ma 02116 thx", "18 elm st, 3rd fl, boston ma", "ADDRESS"),
+    ("mi casa es calle morelos 45, puebla", "calle morelos 45, puebla", "ADDRESS"),
+    ("festa da me, via garibaldi 9 secondo piano, suonate", "via garibaldi 9 secondo piano", "ADDRESS"),
+    ("skicka till storgatan 12b, 41138 göteborg.", "41138", "ZIP"),
+    ("skicka till storgatan 12b, 41138 göteborg.", "göteborg", "ADDRESS"),
+    ("nieuw adres: keizersgracht 88 bis, 1015 CS amsterdam", "keizersgracht 88 bis", "ADDRESS"),
+    ("nieuw adres: keizersgracht 88 bis, 1015 CS amsterdam", "amsterdam", "ADDRESS"),
+    ("c'est 455 rue st-denis app 7 montreal qc h2x 3l6 merci", "455 rue st-denis app 7 montreal qc", "ADDRESS"),
+    # crossings, a block of a street, a house by its number alone; units of more countries
+    ("Collision at Main St & 3rd Ave, Fresno, CA", "Main St & 3rd Ave", "ADDRESS"),
+    ("Kaza Atatürk Caddesi ile İnönü Caddesi kavşağında oldu", "Atatürk Caddesi ile İnönü Caddesi", "ADDRESS"),
+    ("a disturbance in the 1200 block of N. Clark St. Units", "1200 block of N. Clark St.", "ADDRESS"),
+    ("the hedge at number 17 is too tall", "number 17", "ADDRESS"),
+    ("Hij woont in Zorgcentrum De Beuk, kamer 4, Beukenlaan 2", "Zorgcentrum De Beuk, kamer 4", "ADDRESS"),
+    ("Adres: Keizersgracht 101-III, 1015 CJ Amsterdam", "Keizersgracht 101-III", "ADDRESS"),
+    ("Adresi Kazım Dirik Mah. 372 Sok. No:9 D:4 35100 Bornova/İzmir", "No:9 D:4", "ADDRESS"),
+    ("Adresi Kazım Dirik Mah. 372 Sok. No:9 D:4 35100 Bornova/İzmir", "Bornova/İzmir", "ADDRESS"),
+    ("Domicilio: Calle de Toledo número 62, cuarto C, Madrid", "Calle de Toledo número 62, cuarto C", "ADDRESS"),
+    ("Osoite: Rantakatu 4 as. 12, 65100 Vaasa", "as. 12", "ADDRESS"),
+    ("Adres: skr. poczt. 77, 00-950 Warszawa", "skr. poczt. 77", "ADDRESS"),
+    ("Verhuurder: Postbus 1180, 3000 BD Rotterdam", "Postbus 1180", "ADDRESS"),
+    ("Vážený pan Novák, Náměstí Republiky 8, 301 00 Plzeň", "Náměstí Republiky 8", "ADDRESS"),
+    ("siedzibą w Krakowie, ul. Długa 5 w Krakowie", "ul. Długa 5 w Krakowie", "ADDRESS"),
+    ("4520, avenue Papineau, app. 3, Montréal (Québec) H2H 1V4", "Montréal (Québec)", "ADDRESS"),
+    ("{\"navn\": \"x\", \"poststed\": \"BERGEN\"}", "BERGEN", "ADDRESS"),
+    # other scripts: a short Korean region, kanji numerals, Latin letters in a Chinese building, a Hindi house no.
+    ("선물은 대구 수성구 달구벌대로 2450 3층으로 보냈어", "대구 수성구 달구벌대로 2450 3층", "ADDRESS"),
+    ("新住所は東京都目黒区自由が丘一丁目五番三号です", "東京都目黒区自由が丘一丁目五番三号", "ADDRESS"),
+    ("收货地址：上海市浦东新区世纪大道100号 环球金融中心B座 3305", "环球金融中心B座 3305", "ADDRESS"),
+    ("पता: 12/4, गोमती नगर, लखनऊ", "12/4, गोमती नगर, लखनऊ", "ADDRESS"),
     # a range of dates keeps both; a phone ends before a date written after it
     ("Vårdtid 2024-05-10 – 2024-05-14 på avdelning 3", "2024-05-10", "DATE"),
     ("Inpatient from 03/02/24 to 11/02/24, then rehab", "03/02/24", "DATE"),
@@ -209,9 +242,16 @@ def test_international_formats_are_covered(detector: Detector, text: str, value:
     "मैं कल बाजार गया और सब्जी खरीदी।",
     "We met at 10 in the lobby, then walked on to the station; no. 5 bus was late.",
     "Apply 2 drops, then ap 3 more if needed. Stage II/3 tumour; ratio 12-3-4 Mixed.",
+    "ROM 5–95°, fever 39°; vitamin D 1000 IU daily; 16º aniversario. Yield 4.1% APY, ASAP please.",
+    "I am at number 3 in the queue.",
 ])
 def test_ordinary_text_is_left_alone(detector: Detector, text: str) -> None:
     assert [e for _, e in _found(detector, text) if e != "DATE" or "2019" not in text] == []
+
+
+def test_an_ip_or_email_after_an_address_cue_is_no_address(detector: Detector) -> None:
+    text = "Sent from 10.2.3.4 Please reply. Mailed to ana@example.org today."
+    assert _found(detector, text) == [("10.2.3.4", "IP"), ("ana@example.org", "EMAIL")]
 
 
 def test_a_sentence_with_a_number_and_one_place_word_is_no_address(detector: Detector) -> None:
