@@ -548,6 +548,8 @@ def name_rule_spans(text: str, likeness: names.NameLikeness | None = None) -> It
         yield Span(start, end, "PERSON", 0.55, "name-rule:east-asian")
     for start, end in names.devanagari_names(text):
         yield Span(start, end, "PERSON", 0.55, "name-rule:devanagari")
+    for start, end in names.lower_case_names(text, lexicon.shared()):
+        yield Span(start, end, "PERSON", 0.5, "name-rule:lower-case")
 
 # --- resolution ---------------------------------------------------------------------------------------------------
 
@@ -654,6 +656,80 @@ def _with_initials(text: str, spans: list[Span]) -> list[Span]:
                 end += m.end()  # the window reaches past the initial, so "   Prénom" is no initial "P"
             if (start, end) != (s.start, s.end):
                 s = Span(start, end, s.entity, s.score, s.source, s.name, s.replacement)
+        out.append(s)
+    return out
+
+
+_NAME_PARTICLE = re.compile(
+    r"[ \t]+(?:(?:de|De)[ \t]+(?:la|La|las|los)|del|Del|de|De|da|Da|das|do|dos|di|Di|du|Du|van[ \t]+der|van[ \t]+den|"
+    r"van[ \t]+de|van|Van|von[ \t]+der|von|Von|zu|le|Le|la|La|bin|binti|ibn|al|el|ter|ten|y)(?=[ \t\-])"
+)
+_NEXT_WORD = re.compile(r"([ \t]+|-)([^\W\d_][\w'’]*)")
+# a Turkish case ending after a name's apostrophe: "Recep Aydın'ın aracı", "Kerem Arslan'ın telefonu"
+_CASE_ENDING = re.compile(r"['’](?:nın|nin|nun|nün|ın|in|un|ün|yı|yi|yu|yü|ı|i|u|ü|ya|ye|a|e|da|de|ta|te|dan|den|"
+                          r"tan|ten|yla|yle|la|le)(?![\w])")
+
+
+_ENDS_WITH_PARTICLE = r"(?:^|[ \t])(?:de|del|la|las|los|van|von|da|di|du|le|der|den|dos|das|do|bin|al)$"
+_NOT_HYPHEN_NAME = {"ex", "non", "co", "pre", "post", "anti", "self", "semi", "vice", "mid", "sub", "e", "x"}
+
+
+def _widen_names(text: str, spans: list[Span]) -> list[Span]:
+    """Person names widened over the parts their recognizer left out: a hyphenated or known first name before
+    ("Jan-Hendrik Oltmanns", "LAKISHA N. BROWN"), particles and a surname after ("María del Carmen Ruiz de la
+    Fuente", "Darlene Fisk"), a surname before a Turkish case ending ("Recep Aydın'ın")."""
+    lex = lexicon.shared()
+
+    def name_word(word: str) -> bool:
+        bare = word.strip("'’")
+        return (len(bare) >= 2 and bare[0].isupper() and bare.lower() not in names.not_name()
+                and not lex.plain(bare) and not lex.ordinary(bare))
+
+    out = []
+    for i, s in enumerate(spans):
+        if s.entity == "PERSON":
+            start, end = s.start, s.end
+            lo = spans[i - 1].end if i else 0
+            hi = spans[i + 1].start if i + 1 < len(spans) else len(text)
+            while m := re.search(r"([^\W\d_][\w'’]*)(-|[ \t])$", text[max(lo, start - 30):start]):
+                word = m.group(1)
+                if m.group(2) == "-":  # "Jan-Hendrik": the first half of a hyphenated name, whatever it is alone
+                    if not word[0].isupper() or word.lower() in _NOT_HYPHEN_NAME:
+                        break
+                elif word.isupper() and text[start:end].isupper():  # "LAKISHA N. BROWN": a rare word in capitals
+                    if word.lower() in names.not_name() or lex.zipf(word) >= 4.0 or len(word) < 2:
+                        break
+                elif not name_word(word) or not lex.name_like(word):
+                    break
+                start -= len(m.group(0))
+            while True:
+                particle = _NAME_PARTICLE.match(text, end, hi)
+                at = particle.end() if particle else end
+                m = _NEXT_WORD.match(text, at, hi)
+                after_particle = particle is not None or re.search(_ENDS_WITH_PARTICLE, text[start:end])
+                if not m or (m.group(1) == "-" and not m.group(2)[0].isupper()):
+                    break
+                word = m.group(2)
+                lone_first = " " not in text[start:end].strip() and lex.name_like(text[start:end].strip())
+                if m.group(1) != "-" and not after_particle and not (
+                        word[0].isupper() and word.lower() not in names.not_name() and lex.zipf(word) < 5.0
+                        and (lex.name_rank(word) is not None or lone_first)):
+                    break  # a surname, not a frequent word: "Darlene Fisk", not "Maria Called"
+                if after_particle and (not word[0].isupper() or word.lower() in names.not_name()):
+                    break
+                if m.group(2).isupper() != text[start:end].replace(" ", "").isupper() and m.group(1) != "-":
+                    break  # "Ruiz CARD": capitals and mixed case do not mix inside one name
+                end = m.end()
+            if (m := re.compile(r"[ \t]+([^\W\d_]+)").match(text, end, hi)) and _CASE_ENDING.match(text, m.end()) \
+                    and name_word(m.group(1)):
+                end = m.end()
+            if (start, end) != (s.start, s.end):
+                s = Span(start, end, s.entity, s.score, s.source, s.name, s.replacement)
+        if out and s.entity == out[-1].entity == "PERSON" and not out[-1].name and not s.name \
+                and re.fullmatch(r"[ \t]+(?:(?:de|del|la|las|los|van|von|der|den|da|di|du|le|dos|das)[ \t]+)*",
+                                 text[out[-1].end:s.start]):
+            prev = out.pop()  # "José Luis García" + "de la Vega": one name
+            s = Span(prev.start, s.end, "PERSON", max(prev.score, s.score), prev.source)
         out.append(s)
     return out
 
@@ -789,7 +865,7 @@ class Detector:
                          if not any(s.start < e and b < s.end for b, e in protected)]
                 if self.custom is not None:  # before resolve: an allowed or switched-off span shadows nothing
                     spans = self.custom.filter(text, spans)
-                spans = _with_initials(text, resolve(spans))
+                spans = _widen_names(text, _with_initials(text, resolve(spans)))
                 after = [temporal.age_after_name(text, s.end) for s in spans if s.entity == "PERSON"]
                 if any(after):
                     spans = resolve(spans + [Span(a, b, "AGE", 0.7, "pattern:age:after-name") for a, b in

@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterator
 from functools import cache
 
+from . import lexicon
+
 TITLE_WORDS = ("Dr", "Doctor", "Mr", "Mrs", "Ms", "Miss", "Mx", "Prof", "Professor", "Nurse", "Sr", "Fr", "Rev",
                # honorifics of other languages: "Frau Kaya", "Signora Costa", "mevrouw Bakker", "Sra. Pérez"
                "Herr", "Frau", "Hr", "Fr", "Mme", "Mlle", "Madame", "Monsieur", "Mademoiselle", "Signora", "Signor",
@@ -242,7 +244,9 @@ def extend_last_first(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 _SPEAKER = re.compile(
-    r"(?m)^[ \t]*(?:\[?\d{1,2}[:.]\d{2}(?::\d{2})?(?:[ \t]?[AaPp][Mm])?\]?[ \t]*(?:[-–—][ \t]*)?)"
+    r"(?m)^[ \t]*(?:\[?\d{1,2}[:.]\d{2}(?::\d{2})?(?:[ \t]?[AaPp][Mm])?\]?[ \t]*(?:[-–—][ \t]*)?"
+    # a date before the time: "[Mar 3, 2024 4:05 PM] Kai:"
+    r"|\[[^\]\n]{0,24}\d{1,2}[:.]\d{2}(?::\d{2})?(?:[ \t]?[AaPp]\.?[Mm]\.?)?\][ \t]*(?:[-–—][ \t]*)?)"
     r"(?P<name>[^\W\d_][\w'’\-]{1,24}(?:[ \t][^\W\d_][\w'’\-.]{0,24}){0,2})[ \t]*:"
     r"|\b(?:Agent|Rep|Advisor|Adviser|Operator|Nurse|Dr|Doctor|Caller|Customer)[ \t]*"
     r"\((?P<inner>[^\W\d_][\w'’\- ]{1,30})\)"
@@ -275,9 +279,12 @@ def _chat_turns(text: str) -> Iterator[tuple[int, int]]:
     for m in turns:
         counts[m.group("name")] = counts.get(m.group("name"), 0) + 1
     labels = {label.lower() for label in FORM_LABELS} | _NOT_SPEAKER | not_name()
-    speakers = {w for w, n in counts.items() if n >= 2 and w.lower() not in labels}
-    if len(speakers) < 2 or any(w.lower() in labels for w in counts if counts[w] >= 2):
+    lex = lexicon.shared()
+    people = {w for w in counts if w.lower() not in labels and not lex.plain(w)}
+    if len(people) < 2 or not any(counts[w] >= 2 for w in people) or sum(counts[w] for w in people) < 3 \
+            or any(w.lower() in labels for w in counts if counts[w] >= 2):
         return  # a form repeats its labels ("Name:", "Date:"); a chat repeats its people
+    speakers = people
     for m in turns:
         if m.group("name") in speakers:
             yield m.start("name"), m.end("name")
@@ -566,6 +573,34 @@ def names_before_ages(text: str, lex) -> Iterator[tuple[int, int]]:  # noqa: ANN
         yield m.start("name"), m.end("name")
 
 
+# a first name typed in lower case after a word that addresses or introduces someone: "hey mikey", "grandpa sal",
+# "drop him at aunt teresa's", "merci ginette", "hey its tay!!", "text deja"
+_LOWER_CUE = re.compile(
+    # a kinship word: the name follows whatever comes after it
+    r"(?<![\w'’])(?:grandpa|grandma|granny|nana|gran|aunt|auntie|aunty|uncle|cousin)[ \t]+"
+    r"(?P<kin>[a-zà-ÿ][a-zà-ÿ\-]{1,14})(?![\w])"
+    # a greeting, thanks or a request: the name ends the phrase
+    r"|(?<![\w'’])(?:hey|hi|hiya|hello|yo|thanks|thx|ty|cheers|love|merci|grazie|gracias|danke|obrigad[oa]|tack|"
+    r"text|call|ask|tell|its|it's|it’s|im|i'm|i’m|this[ \t]+is)[ \t,]+"
+    r"(?P<name>[a-zà-ÿ][a-zà-ÿ\-]{1,14})"
+    r"(?=['’]s\b|[ \t]*(?:[.,!?:;\n)—–\-]|$|[ \t]+(?:x+|pls|please|lol|\d))|[ \t]+(?:and|&)[ \t])",
+    re.M,
+)
+
+
+def lower_case_names(text: str, lex) -> Iterator[tuple[int, int]]:  # noqa: ANN001 - a lexicon.Lexicon
+    """First names typed in lower case (chats, SMS) after a greeting, kinship word or sign-off, where the word is a
+    popular first name and no ordinary word ("hey there", "thanks so" stay)."""
+    stop = not_name()
+    for m in _LOWER_CUE.finditer(text):
+        group = "kin" if m.group("kin") else "name"
+        word = m.group(group)
+        rank = lex.name_rank(word)
+        if rank is None or rank > 700 or word in stop or lex.plain(word) or lex.ordinary(word) or lex.zipf(word) >= 5:
+            continue
+        yield m.start(group), m.end(group)
+
+
 # Korean and Chinese names in their own script: a family name from the short list every such name starts with,
 # then a given name (Korean: one the name lexicon knows; Chinese: one or two characters, the run standing alone)
 _KO_SURNAMES = set(
@@ -575,7 +610,8 @@ _KO_SURNAMES = set(
     "탁 국 어 은 편 용 예 경 봉 사 부 가 복 태 목 형 피 두 감 음 빈 동 온 호 범 "
     "좌 팽 승 간 상 갈".split()
 ) | {"남궁", "황보", "제갈", "선우", "독고", "사공", "서문"}
-_KO_PARTICLES = re.compile(r"(?:께서|에게서|에게|한테|님|씨|은|는|이|가|을|를|의|와|과|도|이며|이고|입니다|이다|고객)$")
+_KO_PARTICLES = re.compile(r"(?:께서|에게서|에게|한테|님|씨|은|는|이|가|을|를|의|와|과|도|이며|이고|이고요|이에요|예요|"
+                           r"이요|입니다|이다|고객)$")
 _ZH_SURNAMES = set(
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆"
     "汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易"
@@ -585,6 +621,56 @@ _ZH_SURNAMES = set(
 ) | {"欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "司徒", "令狐"}
 _HANGUL_WORD = re.compile(r"[가-힣]{2,6}")
 _HAN_ALONE = re.compile(r"(?<![\u4e00-\u9fff])[\u4e00-\u9fff]{2,4}(?![\u4e00-\u9fff])")
+
+
+_KO_GIVEN = re.compile(
+    r"(?<![가-힣])([가-힣]{2})(?:이|이가|이도|이는|이랑|이한테|이고요|이에요|아|야)(?![가-힣])"
+)
+# words that a Chinese name follows (family, roles) or precedes (titles), in running text without spaces
+_ZH_BEFORE = ("妈妈|妈|爸爸|爸|儿子|女儿|妻子|丈夫|老公|老婆|舅舅|舅妈|姨妈|阿姨|叔叔|伯伯|"
+              "外婆|外公|奶奶|爷爷|哥哥|姐姐|弟弟|妹妹|表哥|表姐|表弟|表妹|同事|邻居|朋友|"
+              "民警|警官|客服|快递员|经理|医生|护士|老师|家属|联系人|收件人|报警人|患者|病人|"
+              "司机|嫌疑人|当事人|申请人|担保人|法定代表人")
+_ZH_AFTER = "师傅|经理|先生|女士|小姐|老师|医生|护士|警官|同学|主任|总|老板|大夫"
+_JA_AFTER = "様|さま|さん|先生|君|くん|ちゃん|殿|氏"
+_JA_LABELS = ("氏名|お名前|名前|借主|貸主|名義|届出人|連帯保証人|保証人|契約者|被保険者|申込者|申請者|受取人|依頼人|"
+              "患者氏名|担当者|担当|フリガナ|ふりがな|緊急連絡先|保護者|世帯主|本人|配偶者")
+_JA_KIN = "父|母|妻|夫|息子|娘|兄|姉|弟|妹|祖父|祖母|長男|長女|次男|次女"
+_HAN = "\u4e00-\u9fff"
+_HAN_NAME = rf"[{_HAN}々]{{1,3}}(?:[ 　][{_HAN}々]{{1,3}})?"
+_KATAKANA_NAME = r"[ァ-ヶー]{2,}(?:[・ 　][ァ-ヶー]{2,}){1,2}"
+_LATIN_CAPS_NAME = r"[A-Z]{2,}(?:[ 　][A-Z]{2,}){1,2}"
+# SURNAME stands for the alternation of _ZH_SURNAMES (filled in by _han_context)
+_HAN_CONTEXT = "|".join((
+    # Chinese: "我妈刘桂芳，", "民警刘洋、陈晨到场", "王师傅", "李经理您好"
+    rf"(?:{_ZH_BEFORE})(?P<after_role>SURNAME[{_HAN}]{{1,2}})(?=[，。、：:）)\s的和说打是陪到在也]|$)",
+    rf"(?<=、)(?P<listed>SURNAME[{_HAN}]{{1,2}})(?=[、，。到和等])",
+    rf"(?P<titled>SURNAME[{_HAN}]{{0,2}}?)(?:{_ZH_AFTER})",
+    # Japanese: "山口先生", "佐々木様", "の中村でございます", "借主：伊藤 健二", "父 鈴木 茂",
+    # "フリガナ：スズキ イチロウ"
+    rf"(?<![{_HAN}々])(?P<honorific>{_HAN_NAME})(?:{_JA_AFTER})",
+    rf"の(?P<self>[{_HAN}々]{{1,4}})(?:でございます|です|と申します|が担当)",
+    rf"(?:{_JA_LABELS})[ 　]*[：:][ 　]*(?P<labelled>{_HAN_NAME}|{_KATAKANA_NAME}|{_LATIN_CAPS_NAME})"
+    r"(?=[ 　]*(?:[（(）)\n、。,]|$))",
+    rf"(?:{_JA_KIN})(?:[ 　]|の名前（|（)(?P<kin>{_HAN_NAME})(?=[）)、。 　\n]|$)",
+))
+
+
+def _han_names_in_context(text: str, lex) -> Iterator[tuple[int, int]]:  # noqa: ANN001 - a lexicon.Lexicon
+    """Chinese and Japanese names known by the words around them (kinship, roles, titles, form labels), and a
+    known given name alone on its line (a signature: "浩然", "健太")."""
+    for m in _han_context().finditer(text):
+        group = next(g for g, v in m.groupdict().items() if v)
+        yield m.start(group), m.end(group)
+    for m in re.finditer(r"(?m)^[ \t　]*([\u4e00-\u9fff々]{2,3})[ \t　]*$", text):
+        if (rank := lex.name_rank(m.group(1))) is not None and rank <= 600:
+            yield m.start(1), m.end(1)
+
+
+@cache
+def _han_context() -> re.Pattern[str]:
+    surnames = "|".join(sorted(_ZH_SURNAMES, key=len, reverse=True))
+    return re.compile(_HAN_CONTEXT.replace("SURNAME", f"(?:{surnames})"), re.M)
 
 
 def east_asian_names(text: str, lex) -> Iterator[tuple[int, int]]:  # noqa: ANN001 - a lexicon.Lexicon
@@ -602,12 +688,16 @@ def east_asian_names(text: str, lex) -> Iterator[tuple[int, int]]:  # noqa: ANN0
         for m in re.finditer(r"(?<![가-힣])([가-힣]{1,2})[ \t]([가-힣]{2})(?=님|씨|[^가-힣]|$)", text):
             if m.group(1) in _KO_SURNAMES and lex.name_rank(m.group(2)) is not None:
                 yield m.start(), m.end()
+        for m in _KO_GIVEN.finditer(text):  # "지훈이", "남자친구 도윤이도": a given name and its particle
+            if (rank := lex.name_rank(m.group(1))) is not None and rank <= 2000:
+                yield m.start(1), m.end(1)
     if re.search(r"[\u4e00-\u9fff]", text):
         for m in _HAN_ALONE.finditer(text):
             run = m.group(0)
             family = run[:2] if run[:2] in _ZH_SURNAMES else run[:1]
             if family in _ZH_SURNAMES and 1 <= len(run) - len(family) <= 2:
                 yield m.start(), m.end()
+        yield from _han_names_in_context(text, lex)
 
 
 # Indian names in Devanagari: one or two given names, then one of the common family names

@@ -210,6 +210,27 @@ def _covered(detector: Detector, text: str, value: str, entity: str) -> bool:
     ("新住所は東京都目黒区自由が丘一丁目五番三号です", "東京都目黒区自由が丘一丁目五番三号", "ADDRESS"),
     ("收货地址：上海市浦东新区世纪大道100号 环球金融中心B座 3305", "环球金融中心B座 3305", "ADDRESS"),
     ("पता: 12/4, गोमती नगर, लखनऊ", "12/4, गोमती नगर, लखनऊ", "ADDRESS"),
+    # names widened over what their recognizer left out, speakers after a dated time stamp, lower-case names
+    ("Account holder Darlene Fisk, phone 417 555 0106", "Darlene Fisk", "PERSON"),
+    ("Werknemer: Anna-Lena Vogt, personeelsnr. 4412", "Anna-Lena Vogt", "PERSON"),
+    ("Inquilino: José Luis García de la Vega (DNI 12345678Z)", "García de la Vega", "PERSON"),
+    ("Cardholder name: TAMIKA R. JOHNSON\nCard number: 4111", "TAMIKA R. JOHNSON", "PERSON"),
+    ("Şikayetçi, komşusu Murat Yıldız'ın arabasını çizdi", "Murat Yıldız", "PERSON"),
+    ("[Apr 9, 2024 7:12 PM] Noor: on my way\n[Apr 9, 2024 7:13 PM] Noor: 5 min", "Noor", "PERSON"),
+    ("Lía: vienes mañana?\nDani: sí\nLía: genial", "Lía", "PERSON"),
+    ("hey jenna — are you coming tonight?", "jenna", "PERSON"),
+    ("can you drive grandma rosa to the clinic", "rosa", "PERSON"),
+    ("got it, thanks ginette", "ginette", "PERSON"),
+    # Chinese, Japanese and Korean names by the words around them
+    ("千万别打给我姐姐张丽华，她不知道", "张丽华", "PERSON"),
+    ("民警赵磊、孙悦到场处置", "孙悦", "PERSON"),
+    ("快递员李师傅已派送", "李", "PERSON"),
+    ("いつもお世話になっております。総務部の石井です。", "石井", "PERSON"),
+    ("借主：松本 大輔（1988年生）", "松本 大輔", "PERSON"),
+    ("氏名：山田 太郎（フリガナ：ヤマダ タロウ）", "ヤマダ タロウ", "PERSON"),
+    ("担任の小川先生に相談しました", "小川", "PERSON"),
+    ("엄마 나 민준이. 내일 갈게", "민준", "PERSON"),
+    ("고객: 박서준이고요, 생일은 5월이에요", "박서준", "PERSON"),
     # a range of dates keeps both; a phone ends before a date written after it
     ("Vårdtid 2024-05-10 – 2024-05-14 på avdelning 3", "2024-05-10", "DATE"),
     ("Inpatient from 03/02/24 to 11/02/24, then rehab", "03/02/24", "DATE"),
@@ -244,9 +265,14 @@ def test_international_formats_are_covered(detector: Detector, text: str, value:
     "Apply 2 drops, then ap 3 more if needed. Stage II/3 tumour; ratio 12-3-4 Mixed.",
     "ROM 5–95°, fever 39°; vitamin D 1000 IU daily; 16º aniversario. Yield 4.1% APY, ASAP please.",
     "I am at number 3 in the queue.",
+    "thanks so much, hey there, call me later. love it. with mark and joy. my aunt said no.",
 ])
 def test_ordinary_text_is_left_alone(detector: Detector, text: str) -> None:
     assert [e for _, e in _found(detector, text) if e != "DATE" or "2019" not in text] == []
+
+
+def test_a_name_is_widened_over_a_surname_not_over_a_frequent_word(detector: Detector) -> None:
+    assert _found(detector, "Maria Called back on Monday.") == [("Maria", "PERSON")]
 
 
 def test_an_ip_or_email_after_an_address_cue_is_no_address(detector: Detector) -> None:
