@@ -213,6 +213,9 @@ _BLOCK_OF = re.compile(
     r"|(?:(?<=\bat )|(?<=\bto )|(?<=\bfor ))(?i:number|no\.?|nr\.?)[ \t]*\d{1,4}[A-Za-z]?(?![\w])"
     r"(?![ \t]+(?:in|on|of|out|for|to)\b)"  # "at number 3 in the queue" is a place in a line
 )
+# a house number with a slash or a letter, then the address's parts after commas: "14/2A, Gandhi Road, ...",
+# "47/12, Narhi, Lucknow", "221B, Baker Street"
+_HOUSE_FIRST = re.compile(r"(?<![\w/.,\-])\d{1,4}(?:/\d{1,4}[A-Za-z]?|[A-Z])(?=,[ \t]*[A-ZÀ-Þ])")
 # Turkish numbered streets: "1482 Sok. No:6", "7. Sokak No:15/3", "Gül sk. no 14"
 _STREET_TR = re.compile(
     rf"(?<![\w\-])(?:(?:{_NAME_WORD}[ \t]+){{1,3}}|\d{{1,5}}\.?[ \t]+)(?i:sokak|sokağı|sok\.|sk\.|cadde|caddesi|cad\.|"
@@ -442,6 +445,10 @@ def streets(text: str) -> Iterator[Hit]:
         for m in pattern.finditer(text):
             if _near_address(text, m):
                 yield m.start(), _tail(text, m.end()), "ADDRESS", 0.7, f"address:{name}"
+    for m in _HOUSE_FIRST.finditer(text):
+        end = _tail(text, m.end())
+        if end > m.end() + 3 and (_near_address(text, m) or text.count(",", m.end(), end) >= 2):
+            yield m.start(), end, "ADDRESS", 0.7, "address:house-first"
     for m in _STREET_NAMED.finditer(text):
         if not _is_unit_or_month(m.group("street")):
             yield m.start("street"), _tail(text, m.end()), "ADDRESS", 0.7, "address:street-named"
@@ -525,6 +532,8 @@ def postcodes(text: str) -> Iterator[Hit]:
         if city.split()[0].lower().strip(".") in _STOP_PLACE or _is_unit_or_month(city) \
                 or _STREET_TYPE_WORD.search(city) or (len(m.group("zip")) == 4 and re.fullmatch(r"[A-Z]{2}", city)):
             continue  # "3901 Old Hickory Blvd" is a house number and a street, not a postal code and a city
+        if re.match(r"[ \t]*[:=]", text[m.end("city"):]):
+            continue  # "... 2256   Exp: 09/27": the next field's label, not a city
         yield m.start("zip"), m.end("zip"), "ZIP", 0.8, "address:postcode-city"
         end = _place_run(text, m.start("city")) or m.end("city")
         yield m.start("city"), end, "ADDRESS", 0.75, "address:city"

@@ -275,7 +275,10 @@ _US_PHONE = re.compile(
 # phonenumbers before it counts
 _INTL_PHONE = re.compile(
     r"(?<![\w+\-./])(?:(?:\+|00)\d{1,3}[\s.\-]?(?:\(0\)[\s.\-]?)?|\(0\d{1,4}\)[\s.\-]?|0\d[\s.\-]?)"
-    r"(?:\(?\d{1,5}\)?[\s.\-]?){0,5}\d(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?![\w]|/\d)",  # "... 71 03/09/2023": a date
+    r"(?:\(?\d{1,5}\)?[\s.\-]?){0,5}\d(?:\s?(?:x|ext\.?)\s?\d{1,6})?"
+    # an extension in brackets ("(내선 217)"); a particle of another script may follow ("010-5502-9183입니다");
+    # "... 71 03/09/2023": a date follows, not more of the number
+    r"(?:[ \t]*\((?:내선|ext\.?|x|分机|内線)[ \t]?\d{1,6}\))?(?![0-9A-Za-z_]|/\d)",
     re.I,
 )
 # grouped digits with no prefix ("87 4922-5859"): a phone only after a phone keyword
@@ -328,7 +331,7 @@ _STREET_SUFFIXES = (
 ).split()
 _SUFFIX = r"(?:" + "|".join(sorted(_STREET_SUFFIXES, key=len, reverse=True)) + r")(?:e?s)?"
 _DIRECTION = r"(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West|Northeast|Northwest|Southeast|Southwest)\.?"
-_STREET_WORD = r"(?:[A-Z][a-zA-Z'\-]*\.?|\d{1,3}(?:st|nd|rd|th))"
+_STREET_WORD = r"(?:(?!(?:AM|PM|A\.M|P\.M)\b)[A-Z][a-zA-Z'\-]*\.?|\d{1,3}(?:st|nd|rd|th))"  # "1:30 PM. Pt: ..."
 _UNIT = r"(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Room|Rm\.?|Floor|Fl\.?|Bldg\.?|#)\s*#?[\w\-]+)"
 _STATE_CODES = (
     "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH "
@@ -380,7 +383,9 @@ _NUMBER_CONTEXT = [
                         r"credit|debit|cc)\b", re.I)),
     ("ACCOUNT", re.compile(r"\b(?:account|acct|a/c|acc|checking|savings|brokerage|deposit|iban|wire)\b", re.I)),
     ("PHONE", re.compile(r"\b(?:(?:tele)?phone[ds]?|call(?:ed|ing|s)?|tel|cell|mobile|fax|reach(?:ed)?|"
-                         r"contact(?:ed)?|text(?:ed)?|sms|callback|whatsapp)\b", re.I)),
+                         r"contact(?:ed)?|text(?:ed)?|sms|callback|whatsapp|telefon\w*|téléphone|teléfono|telefone|"
+                         r"telefono|telefoon|puhelin|mobil|handy|portable|cel|celular|móvil|movil|gsm|tlf|cep)\b"
+                         r"|電話|电话|手机|手機|携帯|휴대폰|전화|연락처|फ़ोन|फोन|मोबाइल", re.I)),
     ("MRN", re.compile(r"\b(?:mrn|medical\s+record|chart|member|patient\s+id)\b", re.I)),
 ]
 _CONTEXT_WINDOW = 48  # characters before a number searched for its keyword (about six words)
@@ -440,7 +445,8 @@ def _phone_spans(text: str) -> Iterator[Span]:
             continue  # a bare digit run is typed by _number_spans, which reads the words before it
         if re.fullmatch(r"\d{5}-\d{3}", raw):
             continue  # a Brazilian CEP ("01234-567"), the ZIP recognizers' (no phone is written 5-3)
-        number = re.sub(r"\s?(?:x|ext\.?)\s?\d{1,6}$", "", raw, flags=re.I)
+        number = re.sub(r"[ \t]*\((?:내선|ext\.?|x|分机|内線)[ \t]?\d{1,6}\)$|\s?(?:x|ext\.?)\s?\d{1,6}$", "", raw,
+                        flags=re.I)
         regions = (None,) if raw.startswith("+") else ("ZZ",) if raw.startswith("00") else _PHONE_REGIONS
         for region in regions:
             try:
@@ -453,7 +459,10 @@ def _phone_spans(text: str) -> Iterator[Span]:
                 break
     for m in _GROUPED_DIGITS.finditer(text):
         digits = re.sub(r"\D", "", m.group(0))
-        if not 8 <= len(digits) <= 13 or _keyword_before(text, m.start()) != "PHONE":
+        # after a phone keyword, or listed after another number: "Tel 0755-8392 6614 / 139 2847 1056"
+        listed = re.search(r"\d[ \t]*(?:/|,|、|;|or|oder|ou|o|of|或)[ \t]*$", text[max(0, m.start() - 6):m.start()])
+        if not 8 <= len(digits) <= 13 or (_keyword_before(text, m.start()) != "PHONE"
+                                          and not (listed and _keyword_before(text, m.start() - 24) == "PHONE")):
             continue
         for region in ("US", *_PHONE_REGIONS):
             try:

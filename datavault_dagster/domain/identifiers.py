@@ -40,17 +40,18 @@ CUES = (
     r"licen[cs]e\s*plate|number\s*plate|registration|reg|plate|kenteken|kennzeichen|immatriculation|targa|matrícula|"
     r"voter\s*id|epic|ration\s*card|green\s*card|a-?number|alien\s*(?:no|number)|visa|residence\s*permit|"
     r"permit|certificate|cert|id|identifier|sécurité\s+sociale|seguridad\s+social|previdenza|nhc|uhid|cédula|cedula|"
-    r"expediente|pratica|matr|gmc|nmc|pnc|hosp(?:ital)?\s*(?:no|number|nr|#)|cust(?:omer)?|acct|reklamac\w*|polis\w*|"
+    r"expediente|pratica|matr|gmc|nmc|pnc|prontu[áa]rio|rego(?:'s)?|rej|collar|shield|warrant|hosp(?:ital)?\s*(?:no|number|nr|#)|cust(?:omer)?|acct|reklamac\w*|polis\w*|"
     # compound number words of any language: "Versicherungsnummer", "Personal-Nr.", "personeelsnr.", "Anst.nr",
     # "numer polisy", "N°", "カルテ番号"
     r"[\w.\-]*(?:nummer|nr|numer|番号|번호)|n[º°]"
 )
 # cues after which a short number (4 digits) is an id too: employee, staff and membership numbers
-_SHORT_ID_CUE = re.compile(r"(?i)(?:nr|nummer|no|number|matr|ewid|personal|staff|employee|payroll|member)[.:#\s]*$")
+_SHORT_ID_CUE = re.compile(r"(?i)(?:nr|nummer|no|number|matr|ewid|personal|staff|employee|payroll|member|badge|collar|"
+                           r"shield)[.:#\s]*$")
 _CUE = re.compile(
     rf"(?i)(?<![\w])(?:{CUES})\.?(?![\w])"
     r"(?:[ \t]*(?:no\.?|nr\.?|n[º°o]\.?|number|num\.?|#|id|code|nummer|numéro|número|numero|card|is|was|:|-|=|"
-    r"ending|starting|reads|of|the|my|his|her|their|\(|\))){0,4}[ \t:#=\-]*"
+    r"ending|starting|reads|of|the|my|his|her|their|ewid\.?|\(|\))){0,4}[ \t:#=\-]*"
 )
 # an id: letters and digits in groups ("AB 12 34 56 C", "943 476 5919", "X1234567-B", "RSSMRA85T10A562S")
 _ID = re.compile(
@@ -74,7 +75,11 @@ _QUANTITY = re.compile(
 _KNOWN_CODES = re.compile(r"(?i)^(?:covid-?19|sars-?cov-?2|h[0-9]n[0-9]|hba1c|mp[34]|[a-z]\d{1,2}|[a-z]{1,3}-?\d{1,2}|"
                           r"\d{1,2}[a-z]{1,2}|\d{3,4}x\d{3,4}|iso-?\d+|rfc-?\d+|utf-?8|ipv[46]|4g|5g|3d|2fa|b2b|"
                           r"covid19|icd-?10|icd-?9|cd4|cd8|t2dm|t1dm)$")
-_DATEISH = re.compile(r"^\d{1,4}[./\-]\d{1,2}[./\-]\d{1,4}$|^\d{1,2}:\d{2}")
+_DATEISH = re.compile(
+    # a date or a time, not any three numbers ("MRN 77-10-42" is an id)
+    r"^(?:\d{4}[./\-](?:0?[1-9]|1[0-2])[./\-](?:0?[1-9]|[12]\d|3[01])"
+    r"|(?:0?[1-9]|[12]\d|3[01])[./\-](?:0?[1-9]|[12]\d|3[01])[./\-](?:\d{4}|\d{2}))$|^\d{1,2}:\d{2}"
+)
 _WORDS_AFTER_CUE = re.compile(r"(?i)^(?:is|was|the|a|an|and|or|for|of|to|with|on|in|at|by|we|he|she|they|it|this|"
                               r"that|number|no|pending|unknown|missing|expired|valid|holder|details|card|office)$")
 

@@ -112,6 +112,8 @@ def find(text: str) -> Iterator[Hit]:
             if script.name == "cyrillic" and not words & _CYRILLIC_STREETS:
                 continue  # "дом" (a house) and "г." (a town) alone are words of a sentence
             # Greek, Arabic, Hebrew and Devanagari street words are unambiguous: one and a number is enough
+            if script.name == "devanagari" and not re.search(r"[\u0900-\u097f]", run):
+                continue  # digits and a Latin letter only ("55Z,203.0.113.47"): no Devanagari address
             if script.name == "devanagari" and re.match(r"\d{1,4}(?:/\d{1,4})?[A-Za-z]?,", run):
                 words.add("house-number")  # "47/12, नरही, लखनऊ": a house number opens the address
             if len(words) >= (1 if script.name in ("greek", "arabic", "hebrew", "devanagari") else 2):

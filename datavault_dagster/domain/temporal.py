@@ -54,6 +54,9 @@ _TIME = (r"(?:[01]?\d|2[0-3])(?::[0-5]\d(?::[0-5]\d(?:[.,]\d+)?)?(?:[ \t]?(?:[ap
 # "12/Jun/2024:08:14"
 _LINK = (r"(?:[ \t]*[,T:][ \t]*|[ \t]*[,]?[ \t]+(?:(?:at|on|um|à|às|as|a[ \t]+las|alle|ore|alle[ \t]+ore|kl\.?|klo|om|"
          r"the|le|el|il|den|de|dia|ngày|from|von|o[ \t]+godz\.?|zwischen|between|vers|hacia|sobre|gegen|"
+         # Czech "v", Turkish "günü saat" / "tarihinde saat", Polish "r., godz.", Spanish "horas del día", "hrs on"
+         r"v|ve|saat|günü[ \t]+saat|tarihinde(?:[ \t]+saat)?|r\.,?[ \t]*godz\.?|godz\.?|horas[ \t]+del(?:[ \t]+día)?|"
+         r"hrs[ \t]+on|hours[ \t]+on|dne|kello|klockan|"
          r"omkring|rond|cerca[ \t]+de)[ \t]+)?(?:(?:approx\.?|approximately|around|about|ca\.?|circa|~|"
          r"ungefähr|environ|aprox\.?|verso|circa)[ \t]*)?|[ \t]+)")
 WEEKDAYS = (
@@ -72,10 +75,17 @@ _WEEKDAY = r"(?:" + "|".join(sorted({re.escape(w) for w in WEEKDAYS if len(w) > 
 _WEEKDAY2 = r"(?:" + "|".join(sorted({re.escape(w) for w in WEEKDAYS if len(w) == 2})) + r")\.?,?"
 # a day without its year: "17.04.", "3/6", "28/05", "26/4" (d/m or m/d), after a weekday or a date word, or with
 # the German/Nordic trailing dot; "6/9" alone is as likely a ratio
-_DAY_MONTH = r"(?:[12]\d|3[01]|0?[1-9])[./](?:1[0-2]|0?[1-9])\.?|(?:1[0-2]|0?[1-9])/(?:[12]\d|3[01]|0?[1-9])"
+_DAY_MONTH = (r"(?:[12]\d|3[01]|0?[1-9])(?:[./]|\.[ \t])(?:1[0-2]|0?[1-9])\.?"
+              r"|(?:1[0-2]|0?[1-9])/(?:[12]\d|3[01]|0?[1-9])")
 _DATE_CUES = (r"on|am|le|el|il|op|den|d\.|dal|del|vom|bis|til|till|fra|från|from|until|since|by|dated|date|datum|"
-              r"fecha|data|emails?|posted|the|du|au|ab|seit|t\.o\.m\.|innen|hasta|em|à|ao|al|ngày|before|after")
+              r"fecha|data|emails?|posted|the|du|au|ab|seit|t\.o\.m\.|innen|hasta|em|à|ao|al|ngày|before|after|"
+              r"dne|od|do|ke|dňa|dnia|due|expires?|exp\.?|valid|until|termín|doručena|doručení|úraz\w*|"
+              r"lyžování")
 _SHORT_DATES = [
+    # a month and year after an expiry word: "expires 03/2031", "Exp: 09/27", "gültig bis 03.2030"
+    re.compile(r"(?i)(?<![\w])(?:expires?|expiry|exp\.?|valid[ \t]+(?:until|thru|through|to)|gültig[ \t]+bis|"
+               r"válido[ \t]+até|valable[ \t]+jusqu'au|caduca|scadenza)[ \t:]*"
+               r"(?P<d>(?:0?[1-9]|1[0-2])[/.\-](?:20\d{2}|\d{2}))(?![\w/]|[.,]\d)"),
     # a weekday and a day: "Mi., 17.04.", "sabato 8", "Weds 19th", "tirsdag d. 14.", "ke 15.5."
     re.compile(rf"(?i)(?<![\w]){_WEEKDAY}[ \t]+(?:d\.[ \t]*|den[ \t]+|día[ \t]+|dia[ \t]+|le[ \t]+|the[ \t]+)?"
                rf"(?P<d>{_DAY_MONTH}|(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th|\.)?)(?![\w/]|\.\d)"),
@@ -90,7 +100,7 @@ _SHORT_DATES = [
     # at the start of a line of a list: " - 04/02 UBER *EATS"
     re.compile(r"(?m)^[ \t]*(?:[-*•][ \t]*)?(?P<d>(?:[12]\d|3[01]|0?[1-9])/(?:[12]\d|3[01]|0?[1-9]))(?=[ \t])"),
 ]
-_CJK_DATES = re.compile(r"(?:\d{2,4}[ \t]*年[ \t]*)?\d{1,2}[ \t]*月[ \t]*\d{1,2}[ \t]*日"
+_CJK_DATES = re.compile(r"(?:\d{2,4}[ \t]*年[ \t]*)?\d{1,2}[ \t]*月[ \t]*\d{1,2}[ \t]*日(?:[（(][月火水木金土日][）)])?"
                         r"|\d{4}년[ \t]*\d{1,2}월[ \t]*\d{1,2}일|\d{1,2}월[ \t]*\d{1,2}일|\d{4}年\d{1,2}月")
 # "4 t/m 11 juni 2024", "June 10–12, 2024", "vom 03.06. bis", "nuit du 14 au 15 octobre": a day joined to a date
 _DAY_WORDS_BEFORE = re.compile(
@@ -115,6 +125,23 @@ _ON_THE = re.compile(
     r"(?i)(?<![\w])(?:on|the|le|el|am|den)[ \t]+(?:the[ \t]+)?((?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th))(?![\w])"
 )
 _TIME_RE = re.compile(rf"(?i)(?:(?<=\dT)|(?<=[a-z]{{3}}/\d{{4}}:)|(?<![\w:.]))(?:{_TIME})(?![\w:])")  # "Jun/2024:08:14"
+_HALF_DAY = "午前|午後|上午|下午|凌晨|早上|晚上|中午|오전|오후"
+# times written in other ways: "14時20分", "午後6時15分", "凌晨02:17", "下午3:12", "오전 10시 20분", "सुबह 10:30 बजे",
+# "0215 hrs", "2330 hours"
+_TIME_OTHER = re.compile(
+    rf"(?:{_HALF_DAY})?[ \t]*(?:[01]?\d|2[0-3])(?:時|时|시)(?:[ \t]*[0-5]?\d(?:分|분))?"
+    rf"|(?:{_HALF_DAY})[ \t]*(?:[01]?\d|2[0-3])[:：][0-5]\d"
+    r"|(?:सुबह|शाम|दोपहर|रात)[ \t]+(?:[01]?\d|2[0-3])[:.][0-5]\d(?:[ \t]*बजे)?"
+    r"|(?<![\w:.])(?:[01]\d|2[0-3])[0-5]\d[ \t]?(?:hrs|hours|h)(?![\w])"
+)
+# other scripts' digits read as ASCII digits, one character for one (offsets stay): "०५/०८/१९५६", "١٢/٠٣/٢٠٢٤"
+_DIGITS = str.maketrans({chr(zero + i): str(i) for zero in (0x0966, 0x0660, 0x06F0, 0xFF10) for i in range(10)})
+# day, month (and year) with a space after each dot (Czech, Slovak, Hungarian, Korean): "14. 2. 2024", "20. 1.",
+# "2024. 8. 25."
+_SPACED_DATES = re.compile(
+    r"(?<![\w.])(?:[12]\d|3[01]|0?[1-9])\.[ \t](?:1[0-2]|0?[1-9])\.[ \t]?\d{4}(?![\d])"
+    r"|(?<![\w.])\d{4}\.[ \t]?(?:1[0-2]|0?[1-9])\.[ \t]?(?:[12]\d|3[01]|0?[1-9])\.?(?![\d])"
+)
 
 
 # dates said in words, as on a call: "June fourth, nineteen seventy-six", "twenty-second of November sixty-four",
@@ -153,11 +180,12 @@ def spoken_dates(text: str) -> Iterator[tuple[int, int]]:
 
 def dates(text: str) -> Iterator[Hit]:
     """Dates (with a time joined to them) in `text`."""
+    text = text.translate(_DIGITS)
     found: list[tuple[int, int]] = []
     for m in (m for pattern in _SHORT_DATES for m in pattern.finditer(text)):
         day = m.group("d")  # "17.04." keeps its dot, "19th." ends a sentence
         found.append((m.start("d"), m.end("d") - (day.endswith(".") and not re.search(r"\.\d+\.$", day))))
-    for pattern in (_WORD_DATES, _NUMERIC_DATES, _CJK_DATES):
+    for pattern in (_WORD_DATES, _NUMERIC_DATES, _CJK_DATES, _SPACED_DATES):
         for m in pattern.finditer(text):
             piece = m.group(0)
             if not any(c.isdigit() for c in piece):
@@ -173,6 +201,7 @@ def dates(text: str) -> Iterator[Hit]:
     found.extend(spoken_dates(text))
     times = [(m.start(), m.end()) for m in _TIME_RE.finditer(text)
              if re.search(r"[:h.]\d|[ap]\.?m|\dh$", m.group(0), re.I)]
+    times += [(m.start() + len(m.group(0)) - len(m.group(0).lstrip()), m.end()) for m in _TIME_OTHER.finditer(text)]
     for start, end in found:
         # searched in place (pos/endpos), so that what comes before the window still counts for look-behinds
         if m := _RANGE_BEFORE.search(text, max(0, start - 22), start):
@@ -208,15 +237,19 @@ _NUMBER_WORDS = (
     "sessanta settanta ottanta novanta cento ein eins zwei drei vier fünf sechs sieben acht neun zehn zwanzig "
     "dreißig vierzig fünfzig sechzig siebzig achtzig neunzig een twee drie vijf zes zeven negen tien twintig "
     "dertig veertig vijftig zestig zeventig tachtig negentig en ett to tre fire fem seks sju åtte ni ti tjue tjugo "
-    "tretti trettio førti fyrtio femti femtio seksti sextio sytti sjuttio åtti åttio nitti nittio"
+    "tretti trettio førti fyrtio femti femtio seksti sextio sytti sjuttio åtti åttio nitti nittio "
+    "dois cinco seis sete setenta noventa cem "
+    # Korean native numbers, as ages are said: "여든다섯" (85), "스물셋" (23)
+    "스물 서른 마흔 쉰 예순 일흔 여든 아흔 하나 둘 셋 넷 다섯 여섯 일곱 여덟 아홉 열 한 두 세 네"
 ).split()
 _NW = r"(?:" + "|".join(sorted(set(_NUMBER_WORDS), key=len, reverse=True)) + r")+"  # "settantadue", "tjugofem"
 _AGE_WORDS = (rf"{_NW}(?:[\- ]{_NW})*(?:[ \t]+(?:and|&|y|e|et|und|en|og|och)[ \t]+{_NW}(?:[\- ]{_NW})*)?")
 # a CJK unit may have a particle after it: "45세로", "45歳の"
-_AGE_OLD = re.compile(rf"(?i)(?<![\w.,\-])(?P<age>\d{{1,3}})[ \t]*-?[ \t]*{_OLD_UNITS}(?:(?<=[세살歳岁])|(?![\w]))")
+_AGE_OLD = re.compile(rf"(?i)(?:(?<![\w.,\-])|(?<=[満約约]))(?P<age>\d{{1,3}})[ \t]*-?[ \t]*{_OLD_UNITS}"
+                      r"(?:(?<=[세살歳岁])|(?![\w]))")
 _AGE_SEX = re.compile(
-    r"(?<![\w.,\-])(?P<age>\d{1,3})[ \t]?/?[ \t]?[MFmf](?![\w])"
-    r"(?=[ \t]*[,;)(:.]|[ \t]+(?:with|w/|c/o|pt|presents|patient))"
+    r"(?<![\w.,\-])(?P<age>\d{1,3}(?:[ \t]?[Yy](?:rs?)?)?)[ \t]?/?[ \t]?[MFmf](?![\w])"
+    r"(?=[ \t]*[,;)(:.]|[ \t]+(?:with|w/|c/o|pt|presents|patient)|[ \t]{2,}|[ \t]*$)"
     r"|(?<![\w])(?:[MF]|male|female|man|woman|boy|girl|homme|femme|mann|frau|varón|mujer|uomo|donna)[ \t]*[,/][ \t]*"
     r"(?P<age2>\d{1,3})(?![\w.,]\d|[\w])"
     # "(64)" or "(64 y)" right after a date of birth: the age it gives
@@ -227,16 +260,21 @@ _DURATION_BEFORE = re.compile(r"(?i)(?:for|over|past|last|next|within|after|sinc
                               r"durante|hace|per|für|seit|vor|i|om|sedan|ago|of|than|about|around|nearly|almost)"
                               r"[ \t]+$")
 _AGE_CUE = re.compile(
-    rf"(?i)(?<![\w])(?:aged?|age[ \t]*[:=]|ages|alter|âge|âgée?|edad|età|leeftijd|ålder|alder|ikä|wiek|idade|yaş|"
+    rf"(?i)(?:(?<![\w])|(?<=[\u3040-\u9fff가-힣]))"
+    rf"(?:aged?|age[ \t]*[:=]|ages|alter|âge|âgée?|edad|età|leeftijd|ålder|alder|ikä|wiek|idade|yaş|"
     rf"lat|anni|années|jahre|år|I'm|I am|he's|she's|he is|she is|who is|turned|turns|בת|בן|approx\.?|~|"
     rf"उम्र|आयु|年齢|年龄|나이|อายุ|العمر|גיל|возраст|ηλικία|"
     # "my dad is 78", "her son just turned 6"
     rf"(?:my|his|her|our|their|the)[ \t]+(?:dad|father|mum|mom|mother|son|daughter|wife|husband|partner|grandma|"
     rf"grandpa|grandmother|grandfather|nan|gran|granny|brother|sister|child|kid|baby|boy|girl|aunt|uncle|stepson|"
-    rf"stepdaughter|niece|nephew|patient|client|tenant)[ \t]+(?:is|was|just[ \t]+turned|turned|turns)(?:[ \t]+only)?)"
-    rf"[ \t:]*(?:of[ \t]+)?(?P<age>\d{{1,3}}|{_AGE_WORDS})(?![\w]|[-+.]\d|[-+])"
+    rf"stepdaughter|niece|nephew|patient|client|tenant)[ \t]+(?:is|was|just[ \t]+turned|turned|turns)(?:[ \t]+only)?|"
+    # turning an age in other languages: "mormor fyller 80", "täyttää 85", "cumple 70", "wordt zestig", "今年70"
+    rf"fyller|fylte|fyldte|fylder|täyttää|täytti|cumple|cumplirá|cumplió|wordt|werd|compie|compirà|faz|fará|"
+    rf"completa|wird|fête|feiert|今年|올해|満)"
+    rf"[ \t:]*(?:of[ \t]+)?(?P<age>\d{{1,3}}|{_AGE_WORDS}|[一二三四五六七八九十]{{1,4}})"
+    r"(?![0-9A-Za-z_]|[-+.]\d|[-+])"
     r"(?![ \t]*(?:%|mg|kg|kilos?|lbs?|pounds|cm|mm|ft|foot|feet|inch|inches|stone|mmol|bpm|°|percent|times|"
-    r"miles|km|minutes|hours|o'?clock|[ap]\.?m\b))"
+    r"miles|km|minutes|hours|o'?clock|[ap]\.?m\b|uhr\b|h\b|stunden|minuten|min\b|euro|€|\$))"
 )
 # "2 Kinder (5 und 8 Jahre)", "two children aged 4 and 7": the first of two ages sharing their unit
 _AGE_PAIR = re.compile(r"(?i)(?<![\w.,\-])(?P<age>\d{1,2})[ \t]*(?:und|and|y|et|e|en|og|och|&|,)[ \t]*\d{1,2}[ \t]*"
@@ -248,8 +286,10 @@ _AGE_WORDS_UNIT = re.compile(
 # a number right after a person's name is their age: "Priyanka Raghunathan, 34, 28/40", "Léa (6)", "Jordan is 12 and"
 AFTER_NAME = re.compile(
     rf"(?i)^(?:[ \t]*\([^)\n]{{1,40}}\)(?=[ \t]*,))?"  # "Deepak Chaudhary (staff ID 448120), 39, porter"
-    rf"(?:[ \t]*,[ \t]*|[ \t]*\([ \t]*|[ \t]+(?:is|was|ist|est|er|är|who is|aged?)[ \t]+)(?:~|approx\.?[ \t]*)?"
-    rf"(?P<age>\d{{1,3}}|{_AGE_WORDS})(?:[ \t]*(?:y|yo|y/o|yrs?|J\.?|jr|m|f|M|F|years?|months?|mo))?"
+    rf"(?:[ \t]*,[ \t]*|[ \t]*\([ \t]*(?:(?:son|daughter|child|kid|brother|sister|grandson|granddaughter|niece|"
+    rf"nephew|fils|fille|hijo|hija|filho|filha|figlio|figlia|sohn|tochter|zoon|dochter)[ \t]*,[ \t]*)?"
+    rf"|[ \t]+(?:is|was|ist|est|er|är|who is|aged?)[ \t]+)(?:~|approx\.?[ \t]*)?"
+    rf"(?P<age>\d{{1,3}}(?:[ \t]+1/2|½)?|{_AGE_WORDS})(?:[ \t]*(?:y|yo|y/o|yrs?|J\.?|jr|m|f|M|F|years?|months?|mo))?"
     r"(?=[ \t]*(?:[,;)]|\.(?:\s|$)|$|and\b|und\b|et\b|y\b|\n))"
 )
 
