@@ -90,28 +90,30 @@ _UNIT_WORDS = (r"(?:Flat|Apt|Apartment|Appt|App|Apto|Depto|Dpto|Bloco|Bloque|Bâ
                r"Byt|D\.[ \t]?No|Bureau|Casa|Fração|Fracção|Bl|Sc|Ap|Gali|Blok|Sektor|Sector|Kamer|Chambre|Huone|"
                r"As|Pok|Pokój|Pokoj|Avd|Cuarto|Bajo|Quarto|Habitación|Habitacion|Camera|Stanza|Lgh\.?[ \t]?nr)")
 _UNIT = re.compile(
-    rf"(?<![\w-])(?i:{_UNIT_WORDS})\.?[ \t]?(?::[ \t]?)?(?:No\.?[ \t]?|#[ \t]?|Nr\.?[ \t]?|n[º°o]\.?[ \t]?)?"
+    # one look-behind, then the branches by their first character (about twice as fast as each with its own)
+    rf"(?<![\w-])(?:"
+    rf"(?i:{_UNIT_WORDS})\.?[ \t]?(?::[ \t]?)?(?:No\.?[ \t]?|#[ \t]?|Nr\.?[ \t]?|n[º°o]\.?[ \t]?)?"
     r"(?=[\w\-/]*\d|[A-Z](?![\w]))[A-Za-z0-9][\w\-/]{0,9}(?![\w])"
-    # "3º B", "2. OG", "3rd floor" are units too
-    r"|(?<![\w-])\d{1,2}(?:º|ª|\.º|\.ª|\.|st|nd|rd|th|er|e|ème|o|a)?[ \t]?(?:(?i:OG|EG|DG|floor|étage|etage|piso|plan|"
+    r"|\d{1,2}(?:"
+    # "3º B", "2. OG", "3rd floor", "3. OG links"
+    r"(?:º|ª|\.º|\.ª|\.|st|nd|rd|th|er|e|ème|o|a)?[ \t]?(?:(?i:OG|EG|DG|floor|étage|etage|piso|plan|"
     r"vån|etg|krs|kat|em|emelet|piętro|pietro|piano|andar|stock|verdieping|etasje|kerros|sal))(?![\w])"
-    r"(?:[ \t]+(?:links|rechts|li\.|re\.|Mitte|gauche|droite|esq\.?|dto\.?))?"  # "3. OG links"
-    r"|(?<![\w-])\d{1,2}\.?[ºª°]\s?(?i:Esq|Dto|Dta|Izq|Izda|Dcha|Dch|Drt|Centro|[A-Z0-9])\.?(?![\w])"
-    # a floor alone after the house number ("2.º", "3º"), French and Portuguese floor sides ("5e gauche", "r/c dto")
-    r"|(?<![\w-])\d{1,2}\.?[ºª°](?![\w])"
-    r"|(?<![\w-])\d{1,2}(?:e|er|ème)[ \t]+(?:gauche|droite|étage)(?![\w])|(?<![\w-])r/c(?:[ \t]+(?:esq|dto)\.?)?"
-    # Edinburgh and Glasgow flat positions before the street: "3F2", "2/1"
-    r"|(?<![\w/-])\d[FG]\d(?![\w])"
+    r"(?:[ \t]+(?:links|rechts|li\.|re\.|Mitte|gauche|droite|esq\.?|dto\.?))?"
+    r"|\.?[ºª°]\s?(?i:Esq|Dto|Dta|Izq|Izda|Dcha|Dch|Drt|Centro|[A-Z0-9])\.?(?![\w])"
+    # a floor alone after the house number ("2.º", "3º"), French floor sides ("5e gauche")
+    r"|\.?[ºª°](?![\w])"
+    r"|(?:e|er|ème)[ \t]+(?:gauche|droite|étage)(?![\w])"
+    # Danish floors and sides ("3. tv.", "2. th"), Hong Kong and Taiwan floors ("18/F", "12F.")
+    r"|\.[ \t]?(?:tv|th|mf|sal)\b\.?|/F\b|F\.(?!\w))"
+    # Portuguese ground floor ("r/c dto"); Edinburgh and Glasgow flat positions before the street ("3F2")
+    r"|r/c(?:[ \t]+(?:esq|dto)\.?)?|(?<!/)\d[FG]\d(?![\w])"
+    # Turkish door numbers ("D:11", "D.3"), "#08-1135"
+    r"|D[:.][ \t]?\d{1,3}(?![\w])|#\d{1,3}-\d{1,5}(?![\w])"
+    # a Hungarian floor and door ("II/5."), a Norwegian flat number ("H0302"), a house number ("n.º 245")
+    r"|[IVX]{1,4}/\d{1,3}\.?(?![\w])|H\d{4}(?![\w])|n\.?[ \t]?[º°]\.?[ \t]?\d{1,5}(?![\w])"
+    r")"
     # Italian floors in words: "terzo piano"
     r"|(?i:primo|secondo|terzo|quarto|quinto|sesto|settimo|ottavo|nono|ultimo)[ \t]+piano(?![\w])"
-    # Turkish door numbers: "D:11", "D.3"; a Mexican interior number: "int 4"
-    r"|(?<![\w-])D[:.][ \t]?\d{1,3}(?![\w])"
-    # Danish floors and sides ("3. tv.", "2. th"), Hong Kong and Taiwan floors ("18/F", "12F."), "#08-1135", "III"
-    r"|(?<![\w-])\d{1,2}\.[ \t]?(?:tv|th|mf|sal)\b\.?|(?<![\w-])\d{1,2}/F\b|(?<![\w-])\d{1,2}F\.(?!\w)"
-    r"|(?<![\w-])#\d{1,3}-\d{1,5}(?![\w])"
-    # a Hungarian floor and door ("II/5."), a Norwegian flat number ("H0302"), a house number ("n.º 245", "no. 214")
-    r"|(?<![\w-])[IVX]{1,4}/\d{1,3}\.?(?![\w])|(?<![\w-])H\d{4}(?![\w])"
-    r"|(?<![\w-])n\.?[ \t]?[º°]\.?[ \t]?\d{1,5}(?![\w])",
 )
 
 _NUMBER_WORD = (r"(?:[Oo]ne|[Tt]wo|[Tt]hree|[Ff]our|[Ff]ive|[Ss]ix|[Ss]even|[Ee]ight|[Nn]ine|[Tt]en|[Ee]leven|"
@@ -210,8 +212,8 @@ _CROSSING = re.compile(
 # "the 4400 block of S. Lamar Blvd" (a police report's way to place a house), "at number 46", "at no. 42"
 _BLOCK_OF = re.compile(
     rf"(?<![\w\-])\d{{1,5}}[ \t]+block[ \t]+of[ \t]+(?:the[ \t]+)?(?:[NSEW]\.?[ \t]+)?{_CROSS_STREET}"
-    r"|(?:(?<=\bat )|(?<=\bto )|(?<=\bfor ))(?i:number|no\.?|nr\.?)[ \t]*\d{1,4}[A-Za-z]?(?![\w])"
-    r"(?![ \t]+(?:in|on|of|out|for|to)\b)"  # "at number 3 in the queue" is a place in a line
+    r"|\b(?:at|to|for)[ \t](?P<number>(?i:number|no\.?|nr\.?)[ \t]*\d{1,4}[A-Za-z]?(?![\w])"
+    r"(?![ \t]+(?:in|on|of|out|for|to)\b))"  # "at number 3 in the queue" is a place in a line
 )
 # a house number with a slash or a letter, then the address's parts after commas: "14/2A, Gandhi Road, ...",
 # "47/12, Narhi, Lucknow", "221B, Baker Street"
@@ -221,6 +223,15 @@ _STREET_TR = re.compile(
     rf"(?<![\w\-])(?:(?:{_NAME_WORD}[ \t]+){{1,3}}|\d{{1,5}}\.?[ \t]+)(?i:sokak|sokağı|sok\.|sk\.|cadde|caddesi|cad\.|"
     r"cd\.|bulvarı|blv\.)(?:[ \t]*(?i:no)[:.]?[ \t]?\d{1,4}(?:/\d{1,3})?(?![\w]))?"
 )
+_HINTS = {
+    "street-co": re.compile(r"#|(?i:\bno\.|n[º°])"),
+    "street-jp": re.compile(r"\d-\d{1,3}-\d|-(?:ku|shi|cho|chō|machi|mura|gun|ken)\b"),
+    "street-ee": re.compile(r"\b(?:mnt|tn|pst)\b"),
+    "street-tr": re.compile(r"(?i)\b(?:sok|cad|cd\.|sk\.|bulvar|blv)"),
+    "crossing": re.compile(r"(?:St|Rd|Ave|Av|Blvd|Street|Road|Avenue|Boulevard|Dr|Drive|Lane|Ln|Way|Hwy|Highway|Pkwy|"
+                           r"Caddesi|Cad|Sokak|Sk|Bulvarı)\.?[ \t]*(?:&|and|/|at|@|ile|y|e|i|und|et)[ \t]"),
+    "block-of": re.compile(r"(?i)\bblock[ \t]+of\b|\b(?:at|to|for)[ \t](?:number|no\.?|nr\.?)[ \t]*\d"),
+}
 # Colombian addresses: "Cra. 7 #45-12", "Calle 93 No. 11A-28"
 _STREET_CO = re.compile(
     r"(?<![\w\-])(?i:Calle|Cl|Cll|Carrera|Cra|Kr|Ak|Ac|Avenida|Av|Diagonal|Dg|Transversal|Tv)\.?[ \t]+\d{1,3}[A-Z]?"
@@ -455,7 +466,12 @@ def streets(text: str) -> Iterator[Hit]:
     for pattern, name in ((_STREET_CO, "street-co"), (_JAPANESE_ROMAN, "street-jp"), (_STREET_ESTONIAN, "street-ee"),
                           (_STREET_TR, "street-tr"),
                           (_CROSSING, "crossing"), (_BLOCK_OF, "block-of")):
+        if (hint := _HINTS.get(name)) is not None and not hint.search(text):
+            continue  # a cheap look first: most texts hold no such address
         for m in pattern.finditer(text):
+            if name == "block-of" and m.group("number"):
+                yield m.start("number"), m.end(), "ADDRESS", 0.8, f"address:{name}"
+                continue
             if name == "street-jp" and m.group(0)[0].isdigit() and not _near_address(text, m) \
                     and not _JAPANESE_ROMAN.search(text, m.end(), m.end() + 60):
                 continue  # "ratio 12-3-4 Mixed": a chōme-ban-gō only with its ward or in an address

@@ -134,6 +134,7 @@ _TIME_OTHER = re.compile(
     r"|(?:सुबह|शाम|दोपहर|रात)[ \t]+(?:[01]?\d|2[0-3])[:.][0-5]\d(?:[ \t]*बजे)?"
     r"|(?<![\w:.])(?:[01]\d|2[0-3])[0-5]\d[ \t]?(?:hrs|hours|h)(?![\w])"
 )
+_TIME_OTHER_HINT = re.compile(r"[時时시]|hrs|hours|\dh\b|बजे|सुबह|शाम|दोपहर|रात|午|凌晨|早上|晚上|오[전후]")
 # other scripts' digits read as ASCII digits, one character for one (offsets stay): "०५/०८/१९५६", "١٢/٠٣/٢٠٢٤"
 _DIGITS = str.maketrans({chr(zero + i): str(i) for zero in (0x0966, 0x0660, 0x06F0, 0xFF10) for i in range(10)})
 # day, month (and year) with a space after each dot (Czech, Slovak, Hungarian, Korean): "14. 2. 2024", "20. 1.",
@@ -201,7 +202,9 @@ def dates(text: str) -> Iterator[Hit]:
     found.extend(spoken_dates(text))
     times = [(m.start(), m.end()) for m in _TIME_RE.finditer(text)
              if re.search(r"[:h.]\d|[ap]\.?m|\dh$", m.group(0), re.I)]
-    times += [(m.start() + len(m.group(0)) - len(m.group(0).lstrip()), m.end()) for m in _TIME_OTHER.finditer(text)]
+    if _TIME_OTHER_HINT.search(text):  # a cheap look first: most texts have none of these
+        times += [(m.start() + len(m.group(0)) - len(m.group(0).lstrip()), m.end())
+                  for m in _TIME_OTHER.finditer(text)]
     for start, end in found:
         # searched in place (pos/endpos), so that what comes before the window still counts for look-behinds
         if m := _RANGE_BEFORE.search(text, max(0, start - 22), start):
