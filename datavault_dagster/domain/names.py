@@ -521,10 +521,12 @@ _CJK_IN_LATIN = re.compile(rf"{_CJK}{{2,8}}(?:[ \u3000]{_CJK}{{1,6}})?")
 # "श्रीमती …", "ชื่อ …", "الاسم: …"), and any such run inside Latin-script text
 _OTHER = r"[\u0900-\u097f\u0e00-\u0e7f\u0600-\u06ff\u0590-\u05ff\u0400-\u04ff\u0370-\u03ff]"
 _OTHER_WORD = rf"{_OTHER}+"
+# a Hindi postposition or auxiliary ends a name ("सुनीता कुमारी ने कहा", "मरीज़ का नाम")
+_NOT_POSTPOSITION = r"(?!(?:का|की|के|को|से|में|पर|ने|है|हैं|था|थी|और|या|जी|नाम)(?![\u0900-\u097f]))"
 _OTHER_LABEL = re.compile(
     r"(?:नाम|श्रीमती|श्री|सुश्री|डॉ\.?|मरीज़|मरीज|रोगी|ชื่อ|คุณ|นาย|นาง|นางสาว|الاسم|السيد|السيدة|المريض|שם|מר|גב'|"
     r"имя|фио|пациент|г-н|г-жа|όνομα|κ\.|κα)[ \t]*[:：]?[ \t]*"
-    rf"(?P<name>{_OTHER_WORD}(?:[ \t]{_OTHER_WORD}){{0,2}})"
+    rf"(?P<name>{_NOT_POSTPOSITION}{_OTHER_WORD}(?:[ \t]{_NOT_POSTPOSITION}{_OTHER_WORD}){{0,2}})"
 )
 _OTHER_IN_LATIN = re.compile(rf"{_OTHER_WORD}(?:[ \t]{_OTHER_WORD}){{0,3}}")
 

@@ -104,7 +104,8 @@ def find(text: str) -> Iterator[Hit]:
                     and not script.keywords.fullmatch(lead.group(0).strip()) \
                     and lead.group(0).strip() not in _KOREAN_REGIONS:
                 start, run = start + lead.end(), run[lead.end():]  # "주소는 서울시 ...": the topic word is not
-            if len(run) < 6 or not (re.search(rf"[{_DIGITS}\u0660-\u0669]", run) or _KANJI_NUMBER.search(run)) \
+            if len(run) < 6 or not (re.search(rf"[{_DIGITS}\u0660-\u0669\u0966-\u096f]", run)
+                                    or _KANJI_NUMBER.search(run)) \
                     or not re.search(rf"[^\W\d_{_DIGITS}]", run):
                 continue
             words = {k.group("kind") if "kind" in k.groupdict() else k.group(0).lower()
@@ -114,12 +115,12 @@ def find(text: str) -> Iterator[Hit]:
             # Greek, Arabic, Hebrew and Devanagari street words are unambiguous: one and a number is enough
             if script.name == "devanagari" and not re.search(r"[\u0900-\u097f]", run):
                 continue  # digits and a Latin letter only ("55Z,203.0.113.47"): no Devanagari address
-            if script.name == "devanagari" and re.match(r"\d{1,4}(?:/\d{1,4})?[A-Za-z]?,", run):
+            if script.name == "devanagari" and re.match(r"\d{1,4}(?:/\d{1,4})?[A-Za-z\u0900-\u097f]?,", run):
                 words.add("house-number")  # "47/12, नरही, लखनऊ": a house number opens the address
             if len(words) >= (1 if script.name in ("greek", "arabic", "hebrew", "devanagari") else 2):
                 if script.name == "hangul" and (dong := re.match(r"[ \t]*\([가-힣]+동\)", text[start + len(run):])):
                     run += dong.group(0)  # "..., 2층 201호 (봉천동)": the neighbourhood in brackets
-                if code := re.search(r"[ \t]*[,，][ \t]*(\d{5,6})\.?$", run):  # "..., Казань, 420111"
+                if code := re.search(r"[ \t]*[,，\-–][ \t]*(\d{5,6})\.?$", run):  # "..., Казань, 420111", "जयपुर-३०२०१६"
                     yield start + code.start(1), start + code.end(1), "ZIP", 0.75, f"address:{script.name}-code"
                     run = run[:code.start()]
                 yield start, start + len(run), "ADDRESS", 0.75, f"address:{script.name}"

@@ -264,6 +264,9 @@ def _covered(detector: Detector, text: str, value: str, entity: str) -> bool:
     ("white Holden Commodore, rego 1XK 9QF.", "1XK 9QF", "ID"),
     ("Officer D. Reyes (badge 1187) responded", "1187", "ID"),
     ("Paciente de 71a, prontuário 0884127, estável", "0884127", "ID"),
+    # Devanagari: an address in Devanagari digits, a name ending before its postposition
+    ("उनका पता ४५/७, शास्त्री नगर, कानपुर २०८००५ है", "४५/७, शास्त्री नगर, कानपुर", "ADDRESS"),
+    ("श्रीमती सुनीता कुमारी ने कहा", "सुनीता कुमारी", "PERSON"),
     # a range of dates keeps both; a phone ends before a date written after it
     ("Vårdtid 2024-05-10 – 2024-05-14 på avdelning 3", "2024-05-10", "DATE"),
     ("Inpatient from 03/02/24 to 11/02/24, then rehab", "03/02/24", "DATE"),
@@ -307,6 +310,11 @@ def test_ordinary_text_is_left_alone(detector: Detector, text: str) -> None:
 
 def test_a_name_is_widened_over_a_surname_not_over_a_frequent_word(detector: Detector) -> None:
     assert _found(detector, "Maria Called back on Monday.") == [("Maria", "PERSON")]
+
+
+def test_a_hindi_name_ends_before_its_postposition(detector: Detector) -> None:
+    text = "श्रीमती सुनीता कुमारी ने कहा"
+    assert ("सुनीता कुमारी ने", "PERSON") not in _found(detector, text)
 
 
 def test_an_ip_or_email_after_an_address_cue_is_no_address(detector: Detector) -> None:
