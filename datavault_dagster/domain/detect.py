@@ -651,22 +651,31 @@ _INITIALS_BEFORE = re.compile(rf"(?<![\w.])(?:[A-Z]\.[ \t]?){{1,4}}[ \t]*(?:{_PA
 _INITIAL_AFTER = re.compile(r"^[ \t]{1,2}[A-Z]\.?(?![\w'’])(?![ \t]*[:=])")
 
 
-def _with_initials(text: str, spans: list[Span]) -> list[Span]:
-    """Person names widened over their initials: 'R. Okafor', 'P.J. van Leeuwen', 'A PATEL', 'JOSE L'."""
+def _widen_persons(text: str, spans: list[Span], widen: Callable[[int, int, int, int], tuple[int, int]]) -> list[Span]:
+    """Each person span widened by `widen(start, end, lo, hi)`, never past its neighbours (`lo`, `hi`)."""
     out = []
     for i, s in enumerate(spans):
         if s.entity == "PERSON":
-            start, end = s.start, s.end
             lo = spans[i - 1].end if i else 0
             hi = spans[i + 1].start if i + 1 < len(spans) else len(text)
-            if m := _INITIALS_BEFORE.search(text[max(lo, start - 24):start]):
-                start -= len(m.group(0))
-            if (m := _INITIAL_AFTER.match(text[end:min(hi, end + 12)])) and end + m.end() <= hi:
-                end += m.end()  # the window reaches past the initial, so "   Prénom" is no initial "P"
+            start, end = widen(s.start, s.end, lo, hi)
             if (start, end) != (s.start, s.end):
                 s = Span(start, end, s.entity, s.score, s.source, s.name, s.replacement)
         out.append(s)
     return out
+
+
+def _with_initials(text: str, spans: list[Span]) -> list[Span]:
+    """Person names widened over their initials: 'R. Okafor', 'P.J. van Leeuwen', 'A PATEL', 'JOSE L'."""
+
+    def widen(start: int, end: int, lo: int, hi: int) -> tuple[int, int]:
+        if m := _INITIALS_BEFORE.search(text[max(lo, start - 24):start]):
+            start -= len(m.group(0))
+        if (m := _INITIAL_AFTER.match(text[end:min(hi, end + 12)])) and end + m.end() <= hi:
+            end += m.end()  # the window reaches past the initial, so "   Prénom" is no initial "P"
+        return start, end
+
+    return _widen_persons(text, spans, widen)
 
 
 _NAME_PARTICLE = re.compile(
@@ -674,6 +683,7 @@ _NAME_PARTICLE = re.compile(
     r"van[ \t]+de|van|Van|von[ \t]+der|von|Von|zu|le|Le|la|La|bin|binti|ibn|al|el|ter|ten|y)(?=[ \t\-])"
 )
 _NEXT_WORD = re.compile(r"([ \t]+|-)([^\W\d_][\w'’]*)")
+_WORD_AFTER = re.compile(r"[ \t]+([^\W\d_]+)")
 # a Turkish case ending after a name's apostrophe: "Recep Aydın'ın aracı", "Kerem Arslan'ın telefonu"
 _CASE_ENDING = re.compile(r"['’](?:nın|nin|nun|nün|ın|in|un|ün|yı|yi|yu|yü|ı|i|u|ü|ya|ye|a|e|da|de|ta|te|dan|den|"
                           r"tan|ten|yla|yle|la|le)(?![\w])")
@@ -694,46 +704,42 @@ def _widen_names(text: str, spans: list[Span]) -> list[Span]:
         return (len(bare) >= 2 and bare[0].isupper() and bare.lower() not in names.not_name()
                 and not lex.plain(bare) and not lex.ordinary(bare))
 
-    out = []
-    for i, s in enumerate(spans):
-        if s.entity == "PERSON":
-            start, end = s.start, s.end
-            lo = spans[i - 1].end if i else 0
-            hi = spans[i + 1].start if i + 1 < len(spans) else len(text)
-            while m := re.search(r"([^\W\d_][\w'’]*)(-|[ \t])$", text[max(lo, start - 30):start]):
-                word = m.group(1)
-                if m.group(2) == "-":  # "Jan-Hendrik": the first half of a hyphenated name, whatever it is alone
-                    if not word[0].isupper() or word.lower() in _NOT_HYPHEN_NAME:
-                        break
-                elif word.isupper() and text[start:end].isupper():  # "LAKISHA N. BROWN": a rare word in capitals
-                    if word.lower() in names.not_name() or lex.zipf(word) >= 4.0 or len(word) < 2:
-                        break
-                elif not name_word(word) or not lex.name_like(word):
+    def widen(start: int, end: int, lo: int, hi: int) -> tuple[int, int]:
+        while m := re.search(r"([^\W\d_][\w'’]*)(-|[ \t])$", text[max(lo, start - 30):start]):
+            word = m.group(1)
+            if m.group(2) == "-":  # "Jan-Hendrik": the first half of a hyphenated name, whatever it is alone
+                if not word[0].isupper() or word.lower() in _NOT_HYPHEN_NAME:
                     break
-                start -= len(m.group(0))
-            while True:
-                particle = _NAME_PARTICLE.match(text, end, hi)
-                at = particle.end() if particle else end
-                m = _NEXT_WORD.match(text, at, hi)
-                after_particle = particle is not None or re.search(_ENDS_WITH_PARTICLE, text[start:end])
-                if not m or (m.group(1) == "-" and not m.group(2)[0].isupper()):
+            elif word.isupper() and text[start:end].isupper():  # "LAKISHA N. BROWN": a rare word in capitals
+                if word.lower() in names.not_name() or lex.zipf(word) >= 4.0 or len(word) < 2:
                     break
-                word = m.group(2)
-                lone_first = " " not in text[start:end].strip() and lex.name_like(text[start:end].strip())
-                if m.group(1) != "-" and not after_particle and not (
-                        word[0].isupper() and word.lower() not in names.not_name() and lex.zipf(word) < 5.0
-                        and (lex.name_rank(word) is not None or lone_first)):
-                    break  # a surname, not a frequent word: "Darlene Fisk", not "Maria Called"
-                if after_particle and (not word[0].isupper() or word.lower() in names.not_name()):
-                    break
-                if m.group(2).isupper() != text[start:end].replace(" ", "").isupper() and m.group(1) != "-":
-                    break  # "Ruiz CARD": capitals and mixed case do not mix inside one name
-                end = m.end()
-            if (m := re.compile(r"[ \t]+([^\W\d_]+)").match(text, end, hi)) and _CASE_ENDING.match(text, m.end()) \
-                    and name_word(m.group(1)):
-                end = m.end()
-            if (start, end) != (s.start, s.end):
-                s = Span(start, end, s.entity, s.score, s.source, s.name, s.replacement)
+            elif not name_word(word) or not lex.name_like(word):
+                break
+            start -= len(m.group(0))
+        while True:
+            particle = _NAME_PARTICLE.match(text, end, hi)
+            at = particle.end() if particle else end
+            m = _NEXT_WORD.match(text, at, hi)
+            after_particle = particle is not None or re.search(_ENDS_WITH_PARTICLE, text[start:end])
+            if not m or (m.group(1) == "-" and not m.group(2)[0].isupper()):
+                break
+            word = m.group(2)
+            lone_first = " " not in text[start:end].strip() and lex.name_like(text[start:end].strip())
+            if m.group(1) != "-" and not after_particle and not (
+                    word[0].isupper() and word.lower() not in names.not_name() and lex.zipf(word) < 5.0
+                    and (lex.name_rank(word) is not None or lone_first)):
+                break  # a surname, not a frequent word: "Darlene Fisk", not "Maria Called"
+            if after_particle and (not word[0].isupper() or word.lower() in names.not_name()):
+                break
+            if m.group(2).isupper() != text[start:end].replace(" ", "").isupper() and m.group(1) != "-":
+                break  # "Ruiz CARD": capitals and mixed case do not mix inside one name
+            end = m.end()
+        if (m := _WORD_AFTER.match(text, end, hi)) and _CASE_ENDING.match(text, m.end()) and name_word(m.group(1)):
+            end = m.end()
+        return start, end
+
+    out: list[Span] = []
+    for s in _widen_persons(text, spans, widen):
         if out and s.entity == out[-1].entity == "PERSON" and not out[-1].name and not s.name \
                 and re.fullmatch(r"[ \t]+(?:(?:de|del|la|las|los|van|von|der|den|da|di|du|le|dos|das)[ \t]+)*",
                                  text[out[-1].end:s.start]):
