@@ -521,11 +521,13 @@ _WEAK_UNIT = re.compile(r"(?i)(?:room|rm|floor|fl|level|lvl|door|bus|top|lot|sho
 
 
 def _near_address(text: str, m: re.Match[str]) -> bool:
-    """Whether a weak address word sits in an address: a street, postcode or box within its line or the next."""
+    """Whether a weak address word sits in an address: a street, postcode or box within its line or the next
+    (and within 200 characters)."""
     lo = text.rfind("\n", 0, max(0, text.rfind("\n", 0, m.start())))
     next_line = text.find("\n", m.end())
     hi = len(text) if next_line < 0 else text.find("\n", next_line + 1)
-    window = text[max(0, lo):len(text) if hi < 0 else hi]
+    # at most 200 characters each side: a text without line breaks is one long line
+    window = text[max(0, lo, m.start() - 200):min(len(text) if hi < 0 else hi, m.end() + 200)]
     return bool(_STREET_AFTER.search(window) or _STREET_SUFFIX.search(window) or _POSTCODE.search(window)
                 or _ADDRESS_WORD.search(window) or _STREET_BEFORE.search(window) or _CODE_CITY.search(window))
 

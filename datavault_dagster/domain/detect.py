@@ -11,6 +11,7 @@ Presidio's: email, IP, URL, IBAN), then person names from spaCy's `en_core_web_m
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 import threading
@@ -584,11 +585,21 @@ def resolve(spans: Iterable[Span]) -> list[Span]:
     join.
     """
     ranked = sorted(spans, key=lambda s: (-_tier(s), -len(s), -s.score, s.start))
-    kept: list[Span] = []
+    kept: list[Span] = []  # non-overlapping, in text order: overlaps are found by bisection, not a scan of all
+
+    def overlapping(start: int, end: int) -> list[Span]:
+        i = bisect.bisect_left(kept, start, key=lambda k: k.end)  # the first kept span ending after `start`
+        out = []
+        while i < len(kept) and kept[i].start < end:
+            if kept[i].end > start:
+                out.append(kept[i])
+            i += 1
+        return out
+
     for cand in ranked:
-        clash = [k for k in kept if cand.start < k.end and k.start < cand.end]
+        clash = overlapping(cand.start, cand.end)
         if not clash:
-            kept.append(cand)
+            bisect.insort(kept, cand, key=lambda k: k.start)
             continue
         if len(clash) == 1 and clash[0].entity == cand.entity != "PERSON":
             k = clash[0]
@@ -597,7 +608,7 @@ def resolve(spans: Iterable[Span]) -> list[Span]:
             if (cand.start <= k.start and k.end <= cand.end) or cand.entity in ("ADDRESS", "DATE"):
                 widened = Span(min(cand.start, k.start), max(cand.end, k.end), k.entity, k.score, k.source, k.name,
                                k.replacement)
-                if not any(o is not k and widened.start < o.end and o.start < widened.end for o in kept):
+                if all(o is k for o in overlapping(widened.start, widened.end)):
                     kept[kept.index(k)] = widened
     return sorted(kept, key=lambda s: s.start)
 

@@ -352,6 +352,37 @@ def test_texts_read_ahead_give_the_same_spans_and_are_dropped_after_the_batch(de
     assert detector._primed == {}  # noqa: SLF001
 
 
+def _resolve_by_scan(spans: list[Span]) -> list[Span]:
+    """resolve() as it was written before bisection: every candidate checked against every kept span."""
+    ranked = sorted(spans, key=lambda s: (-detect._tier(s), -len(s), -s.score, s.start))  # noqa: SLF001
+    kept: list[Span] = []
+    for cand in ranked:
+        clash = [k for k in kept if cand.start < k.end and k.start < cand.end]
+        if not clash:
+            kept.append(cand)
+        elif len(clash) == 1 and clash[0].entity == cand.entity != "PERSON":
+            k = clash[0]
+            if (cand.start <= k.start and k.end <= cand.end) or cand.entity in ("ADDRESS", "DATE"):
+                wide = Span(min(cand.start, k.start), max(cand.end, k.end), k.entity, k.score, k.source)
+                if not any(o is not k and wide.start < o.end and o.start < wide.end for o in kept):
+                    kept[kept.index(k)] = wide
+    return sorted(kept, key=lambda s: s.start)
+
+
+def test_resolve_by_bisection_keeps_what_a_full_scan_keeps() -> None:
+    import random
+
+    rng = random.Random(7)
+    sources = ("known", "known-name", "pattern:x", "ner")
+    for _ in range(300):
+        spans = []
+        for _ in range(rng.randint(0, 40)):
+            start = rng.randint(0, 200)
+            spans.append(Span(start, start + rng.randint(1, 25), rng.choice(("ADDRESS", "DATE", "PERSON", "ID")),
+                              rng.choice((0.5, 0.7, 0.9)), rng.choice(sources)))
+        assert detect.resolve(spans) == _resolve_by_scan(spans)
+
+
 def test_coded_fields_skip_ner(anonymizer: Anonymizer) -> None:
     """Drug names alone look like names to NER; record anonymization keeps them (no NER on coded values)."""
     assert anonymizer.anonymize_texts(["amoxicillin", "apixaban"], ner=False) == ["amoxicillin", "apixaban"]
